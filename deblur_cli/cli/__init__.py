@@ -1,0 +1,102 @@
+"""The ``deblur`` command group: lazy subcommands and the mapping of errors to exit codes.
+
+Subcommand modules are imported only when their command runs, and they import the
+numeric libraries inside the command body, so ``deblur --help`` starts fast.
+"""
+
+import importlib
+import importlib.util
+import sys
+import traceback
+
+import click
+
+from .. import __version__
+from ..errors import DeblurError
+
+__all__ = ["cli", "main"]
+
+# name -> (module under deblur_cli.cli, one-line summary shown by --help)
+COMMANDS = {
+    "deconv": ("deconv", "Deblur images by Wiener deconvolution (given or estimated PSF)."),
+    "estimate": ("estimate", "Estimate the blur (motion, defocus) and noise of an image."),
+    "blur": ("blur", "Blur images with a PSF and add noise (the forward model)."),
+    "psf": ("psf", "Write a motion, defocus or Gaussian PSF to a file."),
+    "upsample": ("upsample", "Enlarge images: bilinear or transposed convolution."),
+    "downsample": ("downsample", "Shrink images: area, max-pooling or bilinear."),
+    "compare": ("compare", "PSNR/SSIM of images against references; gate CI on them."),
+    "convert": ("convert", "Convert an image's format or bit depth."),
+}
+
+EXIT_INTERRUPTED = 130
+
+
+class DeblurGroup(click.Group):
+    """A group that loads subcommands on demand and turns errors into exit codes."""
+
+    def list_commands(self, ctx):
+        return [name for name in COMMANDS if self._available(name)]
+
+    @staticmethod
+    def _available(name):
+        return importlib.util.find_spec(f"{__name__}.{COMMANDS[name][0]}") is not None
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS or not self._available(name):
+            return None
+        module = importlib.import_module(f"{__name__}.{COMMANDS[name][0]}")
+        return getattr(module, "command")
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        debug = ctx.params.get("debug", False)
+        try:
+            return super().invoke(ctx)
+        except DeblurError as e:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"deblur: error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("deblur: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except MemoryError:
+            if debug:
+                traceback.print_exc()
+            click.echo("deblur: error: not enough memory; process a smaller image", err=True)
+            ctx.exit(3)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as e:
+            if debug:
+                raise
+            click.echo(
+                f"deblur: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+                err=True,
+            )
+            ctx.exit(3)
+
+
+@click.group(cls=DeblurGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="deblur")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def cli(debug):
+    """Deblur, upsample and compare images.
+
+    Exit codes: 0 success, 1 a check failed (or some files of a batch failed),
+    2 usage error, 3 input or output error, 130 interrupted.
+    """
+
+
+def main(argv=None):
+    """Console entry point of ``deblur``."""
+    return cli.main(args=argv, prog_name="deblur")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Reusable Click options and parameter types shared by the subcommands."""
+
+import click
+
+from ..images import DEFAULT_MAX_PIXELS, FORMATS
+
+__all__ = [
+    "output_options",
+    "max_pixels_option",
+    "verbose_option",
+    "BitDepth",
+    "PositiveFloat",
+]
+
+
+class BitDepth(click.ParamType):
+    """``8``, ``16`` or ``float``."""
+
+    name = "8|16|float"
+
+    def convert(self, value, param, ctx):
+        if value in (8, 16, "float"):
+            return value
+        text = str(value).strip().lower()
+        if text in ("8", "16"):
+            return int(text)
+        if text in ("float", "f32", "32f"):
+            return "float"
+        self.fail(f"{value!r} is not a bit depth; use 8, 16 or float", param, ctx)
+
+
+class PositiveFloat(click.ParamType):
+    """A finite float > 0."""
+
+    name = "float>0"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not number > 0 or number == float("inf"):
+            self.fail(f"must be a finite number > 0, got {value}", param, ctx)
+        return number
+
+
+def output_options(command):
+    """``--overwrite``, ``--bit-depth`` and ``--format`` for commands that write images."""
+    command = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(sorted(FORMATS), case_sensitive=False),
+        default=None,
+        help="Output format; by default from the output's extension (PNG for '-').",
+    )(command)
+    command = click.option(
+        "--bit-depth",
+        type=BitDepth(),
+        default=None,
+        help="Sample type of the output: 8, 16 or float (TIFF). Default: the input's.",
+    )(command)
+    command = click.option(
+        "--overwrite", is_flag=True, help="Replace an existing output file (never the input)."
+    )(command)
+    return command
+
+
+def max_pixels_option(command):
+    """``--max-pixels``: the decompression-bomb guard."""
+    return click.option(
+        "--max-pixels",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_PIXELS,
+        show_default=True,
+        help="Refuse images with more pixels than this.",
+    )(command)
+
+
+def verbose_option(command):
+    """``-v/--verbose``: say on stderr what was done and with which parameters."""
+    return click.option(
+        "-v", "--verbose", is_flag=True, help="Print the parameters used on stderr."
+    )(command)

@@ -1,0 +1,529 @@
+"""Reading and writing images without loss of range.
+
+Internal form (DESIGN.md section 3): an :class:`Image` holds the colour channels as
+float32, (H, W) or (H, W, C), scaled to [0, 1] for integer sources by the dtype's
+maximum (255, 65535); float sources are kept as they are. Alpha is kept apart, in the
+same scale, and passes through processing untouched. Writing goes back to the source
+bit depth unless asked otherwise, clipped and rounded, so reading then writing an
+unprocessed image gives the same pixel values.
+
+Decoding goes through imageio (Pillow for PNG/JPEG/BMP/WebP, tifffile for TIFF),
+except 16-bit colour PNG, which Pillow silently reduces to 8 bits and which is
+therefore decoded and encoded with OpenCV (or, for 16-bit grey+alpha, which OpenCV
+cannot write, by a minimal PNG encoder).
+"""
+
+import os
+import struct
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import InputError, OutputError, ParameterError
+
+__all__ = [
+    "Image",
+    "read_image",
+    "write_image",
+    "encode_image",
+    "check_output_path",
+    "atomic_write_bytes",
+    "DEFAULT_MAX_PIXELS",
+    "FORMATS",
+]
+
+DEFAULT_MAX_PIXELS = 200_000_000
+"""Images with more pixels are refused unless the limit is raised (``--max-pixels``)."""
+
+FORMATS = {
+    "png": ".png",
+    "jpg": ".jpg",
+    "jpeg": ".jpg",
+    "tif": ".tif",
+    "tiff": ".tif",
+    "bmp": ".bmp",
+    "webp": ".webp",
+}
+"""Format names accepted by ``--format``, and the extension each one means."""
+
+_EIGHT_BIT_ONLY = {".jpg", ".bmp", ".webp"}
+_MAGIC = [
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"II*\x00", ".tif"),
+    (b"MM\x00*", ".tif"),
+    (b"II+\x00", ".tif"),
+    (b"MM\x00+", ".tif"),
+    (b"BM", ".bmp"),
+]
+_CONVERT_TO_RGB = {"CMYK", "YCbCr", "LAB", "HSV", "RGBX"}
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image in the internal form.
+
+    Attributes
+    ----------
+    pixels : ndarray of float32
+        Colour channels, shape (H, W) for grey or (H, W, 3) for RGB, in [0, 1] for
+        integer sources.
+    alpha : ndarray of float32 or None
+        Alpha channel, shape (H, W), in the same scale as ``pixels``.
+    source_dtype : numpy.dtype
+        The dtype the image was stored in: uint8, uint16 or float32.
+    path : str or None
+        Where it was read from (``-`` for standard input).
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    source_dtype: np.dtype = np.dtype(np.uint8)
+    path: str | None = None
+
+    @property
+    def shape(self):
+        """(H, W) of the image."""
+        return self.pixels.shape[:2]
+
+    @property
+    def channels(self):
+        """Number of colour channels (1 or 3), alpha not counted."""
+        return 1 if self.pixels.ndim == 2 else self.pixels.shape[2]
+
+    @property
+    def bit_depth(self):
+        """8, 16 or ``"float"``, from the source dtype."""
+        return _bit_depth_of(self.source_dtype)
+
+    def with_pixels(self, pixels, alpha=None):
+        """Return a copy holding new colour channels (and, optionally, a new alpha).
+
+        Parameters
+        ----------
+        pixels : ndarray
+            New colour channels, (H', W') or (H', W', C).
+        alpha : ndarray, optional
+            New alpha of shape (H', W'); by default the old one, which must then
+            still fit the new size.
+        """
+        new_alpha = self.alpha if alpha is None else alpha
+        if new_alpha is not None and new_alpha.shape != pixels.shape[:2]:
+            raise ValueError(
+                f"alpha of shape {new_alpha.shape} does not fit pixels of shape {pixels.shape}"
+            )
+        return replace(self, pixels=np.asarray(pixels, dtype=np.float32), alpha=new_alpha)
+
+
+def _bit_depth_of(dtype):
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8:
+        return 8
+    if dtype == np.uint16:
+        return 16
+    return "float"
+
+
+def _dtype_of(bit_depth):
+    return {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), "float": np.dtype(np.float32)}[
+        bit_depth
+    ]
+
+
+def _extension_of(path, fmt=None):
+    if fmt is not None:
+        try:
+            return FORMATS[fmt.lower().lstrip(".")]
+        except KeyError:
+            raise ParameterError(
+                f"unknown format {fmt!r}; use one of {', '.join(sorted(FORMATS))}"
+            ) from None
+    ext = os.path.splitext(str(path))[1].lower()
+    return FORMATS.get(ext.lstrip("."))
+
+
+def _sniff(data):
+    for magic, ext in _MAGIC:
+        if data.startswith(magic):
+            return ext
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
+def _read_bytes(path):
+    if str(path) == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InputError("no such file; check the path", path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not an image file", path) from None
+    except PermissionError:
+        raise InputError("permission denied; check the file's permissions", path) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", path) from None
+
+
+def _png_header(data):
+    """(width, height, bit depth, colour type) from a PNG's IHDR chunk."""
+    if len(data) < 29 or data[12:16] != b"IHDR":
+        raise InputError("not a valid PNG file (no IHDR header); the file is damaged")
+    width, height, depth, colour_type = struct.unpack(">IIBB", data[16:26])
+    return width, height, depth, colour_type
+
+
+def _decode(data, path, max_pixels):
+    import imageio.v3 as iio
+
+    if not data:
+        raise InputError("file is empty (0 bytes); it is not an image", path)
+    ext = _sniff(data)
+    if ext is None:
+        raise InputError(
+            "not a supported image (PNG, JPEG, TIFF, BMP or WebP expected); "
+            "the file's content does not match any of them",
+            path,
+        )
+    if ext == ".png":
+        width, height, depth, colour_type = _png_header(data)
+        _check_pixel_count(width * height, path, max_pixels)
+        if depth == 16 and colour_type in (2, 4, 6):
+            return _decode_png16_colour(data, path, colour_type)
+    try:
+        if ext != ".png":
+            props = iio.improps(data, extension=ext)
+            _check_pixel_count(int(np.prod(props.shape[:2])), path, max_pixels)
+        kwargs = {}
+        if ext != ".tif":
+            mode = iio.immeta(data, extension=ext).get("mode")
+            if mode in _CONVERT_TO_RGB:
+                kwargs["mode"] = "RGB"
+            kwargs["rotate"] = True
+        else:
+            kwargs["index"] = 0
+        array = iio.imread(data, extension=ext, **kwargs)
+    except InputError:
+        raise
+    except Exception as e:  # every decoder raises its own types for damaged files
+        raise InputError(f"cannot decode image: {_short(e)}; the file is damaged or truncated", path) from None
+    return array
+
+
+def _decode_png16_colour(data, path, colour_type):
+    import cv2
+
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16:
+        raise InputError("cannot decode 16-bit PNG; the file is damaged or truncated", path)
+    if colour_type == 4:  # grey + alpha, expanded by OpenCV to BGRA
+        return np.stack([array[..., 0], array[..., 3]], axis=-1)
+    return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+
+
+def _short(e):
+    text = str(e).strip().splitlines()
+    return text[0] if text and text[0] else type(e).__name__
+
+
+def _check_pixel_count(count, path, max_pixels):
+    if max_pixels is not None and count > max_pixels:
+        raise InputError(
+            f"image has {count:,} pixels, above the limit of {max_pixels:,} "
+            "(a guard against decompression bombs); raise it with --max-pixels",
+            path,
+        )
+
+
+def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Read an image file into the internal form.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File to read, or ``"-"`` for standard input. The format is recognised from
+        the content: PNG, JPEG, TIFF, BMP, WebP.
+    max_pixels : int or None, optional
+        Refuse images with more pixels than this (decompression bombs); None
+        disables the check.
+
+    Returns
+    -------
+    Image
+        Colour channels as float32 in [0, 1] (integer sources), alpha apart.
+        Palette images become RGB; CMYK and other colour spaces become RGB.
+
+    Raises
+    ------
+    InputError
+        Missing, empty, damaged or unsupported file, or too many pixels.
+    """
+    data = _read_bytes(path)
+    array = _decode(data, path, max_pixels)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (2, 3, 4)):
+        raise InputError(f"unsupported image layout of shape {array.shape}", path)
+    if array.dtype.kind == "b":
+        array = array.astype(np.uint8) * 255
+    source_dtype = array.dtype
+    if array.dtype.kind == "f":
+        scaled = array.astype(np.float32)
+        source_dtype = np.dtype(np.float32)
+    elif array.dtype in (np.uint8, np.uint16):
+        scaled = array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
+    else:
+        raise InputError(
+            f"unsupported sample type {array.dtype}; use 8-bit, 16-bit or float images", path
+        )
+    alpha = None
+    if scaled.ndim == 3 and scaled.shape[2] in (2, 4):
+        alpha = np.ascontiguousarray(scaled[..., -1])
+        scaled = scaled[..., :-1]
+        if scaled.shape[2] == 1:
+            scaled = scaled[..., 0]
+    return Image(np.ascontiguousarray(scaled), alpha, np.dtype(source_dtype), str(path))
+
+
+def _to_dtype(array, dtype):
+    if dtype.kind == "f":
+        return array.astype(dtype)
+    top = np.iinfo(dtype).max
+    return np.rint(np.clip(array, 0.0, 1.0) * np.float32(top)).astype(dtype)
+
+
+def encode_image(image, extension, *, bit_depth=None, quality=95):
+    """Encode an image to the bytes of a file.
+
+    Parameters
+    ----------
+    image : Image
+        What to encode.
+    extension : str
+        ``.png``, ``.jpg``, ``.tif``, ``.bmp`` or ``.webp``.
+    bit_depth : {8, 16, "float"}, optional
+        Sample type of the file; by default the source's, reduced to 8 for formats
+        that only hold 8 bits (JPEG, BMP, WebP). Integer outputs are clipped to
+        [0, 1] and rounded; float outputs are written unclipped.
+    quality : int, optional
+        JPEG and lossy WebP quality. WebP is written lossless.
+
+    Returns
+    -------
+    bytes
+    """
+    import imageio.v3 as iio
+
+    explicit = bit_depth is not None
+    depth = image.bit_depth if bit_depth is None else bit_depth
+    if depth not in (8, 16, "float"):
+        raise ParameterError(f"bit depth must be 8, 16 or float, got {depth!r}")
+    if extension in _EIGHT_BIT_ONLY and depth != 8:
+        if explicit:
+            raise ParameterError(
+                f"{extension} files hold only 8-bit samples; use .png or .tif for {depth}"
+            )
+        depth = 8
+    if extension == ".png" and depth == "float":
+        if explicit:
+            raise ParameterError("PNG holds no float samples; use .tif for --bit-depth float")
+        depth = 16
+    dtype = _dtype_of(depth)
+    planes = image.pixels if image.pixels.ndim == 3 else image.pixels[..., None]
+    if image.alpha is not None:
+        planes = np.concatenate([planes, image.alpha[..., None]], axis=-1)
+    array = _to_dtype(planes, dtype)
+    if array.shape[2] == 1:
+        array = array[..., 0]
+    if extension == ".png" and dtype == np.uint16 and array.ndim == 3:
+        return _encode_png16_colour(array)
+    kwargs = {}
+    if extension == ".jpg":
+        kwargs["quality"] = quality
+    elif extension == ".webp":
+        kwargs["lossless"] = True
+    elif extension == ".tif":
+        kwargs["photometric"] = "rgb" if array.ndim == 3 and array.shape[2] >= 3 else "minisblack"
+        if array.ndim == 3 and array.shape[2] in (2, 4):
+            kwargs["extrasamples"] = ["unassalpha"]
+    return iio.imwrite("<bytes>", array, extension=extension, **kwargs)
+
+
+def _encode_png16_colour(array):
+    if array.shape[2] in (3, 4):
+        import cv2
+
+        code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        ok, buffer = cv2.imencode(".png", cv2.cvtColor(array, code))
+        if not ok:
+            raise OutputError("OpenCV could not encode the 16-bit PNG")
+        return buffer.tobytes()
+    return _encode_png_grey_alpha16(array)
+
+
+def _encode_png_grey_alpha16(array):
+    """A minimal PNG encoder for 16-bit grey+alpha, which OpenCV cannot write."""
+    height, width = array.shape[:2]
+    rows = np.ascontiguousarray(array, dtype=">u2").reshape(height, width * 2).view(np.uint8)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter type 0
+
+    def chunk(kind, body):
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 4, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def check_output_path(path, inputs=(), *, overwrite=False):
+    """Refuse an output path before any work is done.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output; ``"-"`` (standard output) always passes.
+    inputs : iterable of path
+        Files the command reads; writing over one of them is refused.
+    overwrite : bool, optional
+        Allow replacing an existing file (never an input).
+
+    Raises
+    ------
+    OutputError
+        The output is an input, exists without ``overwrite``, or its directory is
+        missing or not writable.
+    """
+    path = str(path)
+    if path == "-":
+        return
+    for source in inputs:
+        if str(source) != "-" and _same_file(path, source):
+            raise OutputError("output is the input file; choose another output path", path)
+    if os.path.isdir(path):
+        raise OutputError("output is a directory; give a file name", path)
+    if os.path.lexists(path) and not overwrite:
+        raise OutputError("output exists; pass --overwrite to replace it", path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OutputError(f"output directory {directory} does not exist; create it first", path)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory {directory} is not writable", path)
+
+
+def _default_mode():
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write_bytes(path, data, *, overwrite=False):
+    """Write bytes to a file so that it is either complete or absent.
+
+    The bytes go to a temporary file beside the target, which is then renamed over
+    it; an interrupted write leaves no partial file. ``"-"`` writes to standard output.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file, or ``"-"``.
+    data : bytes
+        Complete content.
+    overwrite : bool, optional
+        Replace an existing target.
+
+    Raises
+    ------
+    OutputError
+        The target exists without ``overwrite``, or the write fails.
+    """
+    path = str(path)
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not overwrite and os.path.lexists(path):
+        raise OutputError("output exists; pass --overwrite to replace it", path)
+    try:
+        fd, temporary = tempfile.mkstemp(
+            dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".part"
+        )
+    except FileNotFoundError:
+        raise OutputError(f"output directory {directory} does not exist; create it first", path) from None
+    except OSError as e:
+        raise OutputError(f"cannot write in {directory}: {e.strerror or e}", path) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, _default_mode())
+        os.replace(temporary, path)
+    except BaseException as e:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write: {e.strerror or e}", path) from None
+        raise
+
+
+def write_image(path, image, *, bit_depth=None, fmt=None, overwrite=False, quality=95):
+    """Write an image atomically, back in its source bit depth unless told otherwise.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file, or ``"-"`` for standard output.
+    image : Image
+        What to write.
+    bit_depth : {8, 16, "float"}, optional
+        See :func:`encode_image`.
+    fmt : str, optional
+        Format name (``png``, ``jpg``, ``tif``, ``bmp``, ``webp``); by default from
+        the extension of ``path``, and PNG for standard output.
+    overwrite : bool, optional
+        Replace an existing file.
+    quality : int, optional
+        JPEG quality.
+
+    Raises
+    ------
+    ParameterError
+        Unknown format, or a bit depth the format cannot hold.
+    OutputError
+        The file cannot be written.
+    """
+    extension = _extension_of(path, fmt)
+    if extension is None:
+        if str(path) == "-":
+            extension = ".png"
+        else:
+            raise ParameterError(
+                f"cannot tell the format of {path!s} from its extension; "
+                f"use one of {', '.join(sorted(set(FORMATS.values())))} or --format"
+            )
+    data = encode_image(image, extension, bit_depth=bit_depth, quality=quality)
+    atomic_write_bytes(path, data, overwrite=overwrite)
