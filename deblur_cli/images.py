@@ -27,9 +27,11 @@ from .errors import InputError, OutputError, ParameterError
 __all__ = [
     "Image",
     "read_image",
+    "decode_image",
     "write_image",
     "encode_image",
     "check_output_path",
+    "format_extension",
     "atomic_write_bytes",
     "DEFAULT_MAX_PIXELS",
     "FORMATS",
@@ -133,7 +135,21 @@ def _dtype_of(bit_depth):
     ]
 
 
-def _extension_of(path, fmt=None):
+def format_extension(path, fmt=None):
+    """The file extension (``.png``, ``.jpg``, ``.tif``, ...) meant by a format name or a path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File name whose extension is used when ``fmt`` is None.
+    fmt : str, optional
+        Format name as accepted by ``--format``.
+
+    Returns
+    -------
+    str or None
+        None when the path's extension is not an image format.
+    """
     if fmt is not None:
         try:
             return FORMATS[fmt.lower().lstrip(".")]
@@ -263,7 +279,25 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     InputError
         Missing, empty, damaged or unsupported file, or too many pixels.
     """
-    data = _read_bytes(path)
+    return decode_image(_read_bytes(path), path, max_pixels=max_pixels)
+
+
+def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Decode the bytes of an image file into the internal form.
+
+    Parameters
+    ----------
+    data : bytes
+        Content of a PNG, JPEG, TIFF, BMP or WebP file.
+    path : str, optional
+        Name used in error messages and kept in ``Image.path``.
+    max_pixels : int or None, optional
+        See :func:`read_image`.
+
+    Returns
+    -------
+    Image
+    """
     array = _decode(data, path, max_pixels)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
@@ -516,7 +550,7 @@ def write_image(path, image, *, bit_depth=None, fmt=None, overwrite=False, quali
     OutputError
         The file cannot be written.
     """
-    extension = _extension_of(path, fmt)
+    extension = format_extension(path, fmt)
     if extension is None:
         if str(path) == "-":
             extension = ".png"

@@ -1,0 +1,318 @@
+"""Many inputs: expansion, output naming, sharding, and a fault-tolerant parallel map.
+
+Nothing here knows what a command computes: a command hands over one picklable
+function per image, and this module runs it over the inputs, in worker processes when
+asked, keeping the results in input order so that two runs give the same report.
+"""
+
+import glob
+import os
+import signal
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from .errors import DeblurError, OutputError, ParameterError
+
+__all__ = [
+    "Item",
+    "IMAGE_EXTENSIONS",
+    "expand_inputs",
+    "parse_shard",
+    "take_shard",
+    "output_name",
+    "find_collisions",
+    "run_parallel",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+"""Files a directory or glob input takes (by extension, case-insensitive)."""
+
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input of a batch.
+
+    Attributes
+    ----------
+    path : str
+        File to read (``-`` for standard input).
+    relpath : str
+        Its name relative to the directory or glob it came from; outputs and
+        references are placed by it.
+    """
+
+    path: str
+    relpath: str
+
+
+def _is_image(name):
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _walk(directory, recursive):
+    if recursive:
+        for root, dirs, files in os.walk(directory):
+            dirs.sort()
+            for name in files:
+                if _is_image(name) and not name.startswith("."):
+                    yield os.path.join(root, name)
+    else:
+        for name in sorted(os.listdir(directory)):
+            full = os.path.join(directory, name)
+            if _is_image(name) and not name.startswith(".") and os.path.isfile(full):
+                yield full
+
+
+def _glob_root(pattern):
+    parts = pattern.split(os.sep)
+    fixed = []
+    for part in parts:
+        if _GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or "."
+
+
+def _read_list(list_file):
+    try:
+        with open(list_file, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise ParameterError(f"cannot read the list of inputs: {e.strerror or e}", list_file) from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def expand_inputs(specs, *, recursive=False):
+    """Turn command-line input arguments into a sorted list of :class:`Item`.
+
+    Parameters
+    ----------
+    specs : sequence of str
+        Files, directories (their images; all levels with ``recursive``), glob
+        patterns (``*``, ``?``, ``[]``, ``**``), ``@list.txt`` files of paths (one a
+        line, ``#`` comments), or ``-`` for standard input (alone).
+    recursive : bool, optional
+        Descend into subdirectories of directory inputs.
+
+    Returns
+    -------
+    list of Item
+        Sorted by path, each path once. Files named explicitly are kept whatever
+        their extension (their content decides); directories and globs take image
+        extensions only.
+
+    Raises
+    ------
+    ParameterError
+        ``-`` mixed with other inputs, a glob or directory that matches nothing.
+    """
+    specs = list(specs)
+    if "-" in specs:
+        if len(specs) > 1:
+            raise ParameterError("'-' (standard input) cannot be combined with other inputs")
+        return [Item("-", "stdin")]
+    items = {}
+
+    def add(path, relpath):
+        items.setdefault(os.path.normpath(path), Item(os.path.normpath(path), os.path.normpath(relpath)))
+
+    pending = []
+    for spec in specs:
+        pending.extend(_read_list(spec[1:]) if spec.startswith("@") else [spec])
+    for spec in pending:
+        if os.path.isdir(spec):
+            found = list(_walk(spec, recursive))
+            if not found:
+                raise ParameterError("directory holds no image files" + ("" if recursive else " (try --recursive)"), spec)
+            for path in found:
+                add(path, os.path.relpath(path, spec))
+        elif _GLOB_CHARS & set(spec) and not os.path.exists(spec):
+            root = _glob_root(spec)
+            found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p) and _is_image(p))
+            if not found:
+                raise ParameterError("pattern matches no image file", spec)
+            for path in found:
+                add(path, os.path.relpath(path, root))
+        else:
+            add(spec, os.path.basename(spec))
+    return sorted(items.values(), key=lambda item: item.path)
+
+
+def parse_shard(text):
+    """Parse ``K/N`` (1 <= K <= N) into ``(K, N)``.
+
+    Raises
+    ------
+    ParameterError
+        Not of that form.
+    """
+    try:
+        k, n = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ParameterError(f"--shard takes K/N such as 2/8, got {text!r}") from None
+    if not 1 <= k <= n:
+        raise ParameterError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+    return k, n
+
+
+def take_shard(items, k, n):
+    """The K-th of N disjoint shares of the inputs (every N-th, starting at K-1).
+
+    The inputs are sorted first, so every machine of an array job that is given the
+    same inputs takes a different share and together they take each input once.
+    """
+    ordered = sorted(items, key=lambda item: item.path)
+    return ordered[k - 1 :: n]
+
+
+def output_name(item, *, template, suffix, extension):
+    """The output file name of an input, relative to the output directory.
+
+    Parameters
+    ----------
+    item : Item
+        The input.
+    template : str or None
+        Python format string with ``{stem}``, ``{ext}``, ``{name}`` and
+        ``{suffix}``; by default ``{stem}{suffix}.{ext}``.
+    suffix : str
+        Added to the stem by the default template.
+    extension : str or None
+        Output extension without the dot; by default the input's.
+
+    Returns
+    -------
+    str
+        The relative path: the input's relative directory, then the name.
+    """
+    directory, name = os.path.split(item.relpath)
+    stem, input_ext = os.path.splitext(name)
+    ext = extension or input_ext.lstrip(".") or "png"
+    try:
+        new_name = (template or "{stem}{suffix}.{ext}").format(stem=stem, ext=ext, name=name, suffix=suffix)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ParameterError(
+            f"--name {template!r} is not a valid template ({e}); use {{stem}}, {{ext}}, {{name}}, {{suffix}}"
+        ) from None
+    if not new_name or os.path.isabs(new_name) or ".." in new_name.split(os.sep):
+        raise ParameterError(f"--name {template!r} must give a relative file name")
+    return os.path.join(directory, new_name)
+
+
+def find_collisions(pairs):
+    """Refuse a plan where two inputs share an output, or an output is an input.
+
+    Parameters
+    ----------
+    pairs : sequence of (Item, str)
+        Each input with its output path.
+
+    Raises
+    ------
+    OutputError
+        Naming the first clash found.
+    """
+    seen = {}
+    inputs = {os.path.abspath(item.path) for item, _ in pairs}
+    for item, output in pairs:
+        key = os.path.abspath(output)
+        if key in inputs:
+            raise OutputError(f"would overwrite the input {item.path}; choose another --out-dir, --suffix or --name", output)
+        if key in seen:
+            raise OutputError(
+                f"both {seen[key]} and {item.path} would be written here; use --name with {{name}} "
+                "or process them separately",
+                output,
+            )
+        seen[key] = item.path
+
+
+def _init_worker(threads):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .threads import set_thread_budget
+
+    set_thread_budget(threads)
+
+
+def _call(function, argument):
+    start = time.perf_counter()
+    try:
+        return function(argument), None, time.perf_counter() - start
+    except DeblurError as e:
+        return None, e, time.perf_counter() - start
+    except MemoryError:
+        return None, DeblurError("not enough memory for this image"), time.perf_counter() - start
+    except Exception as e:  # a bug on one file must not stop the batch
+        return None, DeblurError(f"internal error: {type(e).__name__}: {e}"), time.perf_counter() - start
+
+
+def run_parallel(function, arguments, *, jobs=1, on_result, fail_fast=False):
+    """Call ``function`` on every argument, in worker processes when ``jobs > 1``.
+
+    Parameters
+    ----------
+    function : callable
+        Module-level (picklable) function of one argument.
+    arguments : sequence
+        One argument per task.
+    jobs : int, optional
+        Worker processes; each gets ``cores // jobs`` threads for its numeric work.
+    on_result : callable
+        Called in this process as ``on_result(index, value, error, seconds)`` as
+        each task ends (in completion order); ``error`` is a DeblurError or None.
+        It returns True when the run should stop (used by ``fail_fast``).
+    fail_fast : bool, optional
+        Stop at the first error.
+
+    Notes
+    -----
+    Workers ignore SIGINT; on Ctrl-C this process cancels what has not started,
+    terminates the workers and re-raises KeyboardInterrupt.
+    """
+    arguments = list(arguments)
+    if jobs <= 1 or len(arguments) <= 1:
+        for index, argument in enumerate(arguments):
+            value, error, seconds = _call(function, argument)
+            if on_result(index, value, error, seconds) or (fail_fast and error):
+                return
+        return
+    import multiprocessing
+
+    cores = os.cpu_count() or 1
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    executor = ProcessPoolExecutor(
+        max_workers=min(jobs, len(arguments)),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(max(1, cores // jobs),),
+    )
+    try:
+        pending = {}
+        queue = iter(enumerate(arguments))
+
+        def submit_next():
+            for index, argument in queue:
+                pending[executor.submit(_call, function, argument)] = index
+                return
+
+        for _ in range(2 * jobs):
+            submit_next()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=pending.get):
+                index = pending.pop(future)
+                value, error, seconds = future.result()
+                if on_result(index, value, error, seconds) or (fail_fast and error):
+                    return
+                submit_next()
+    except BaseException:
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,339 @@
+"""The shared frame of every command that processes images one by one.
+
+A processing command module defines ``process(image, **params)``, a module-level
+function returning ``(Image or None, info dict)``, and a Click command decorated with
+:func:`image_command` that validates its own options once and returns a
+:class:`Task`. This module adds the options every such command shares (inputs,
+outputs, batch, report, reference) and does the rest: it expands the inputs, plans and
+checks the outputs before any work, reads each image, calls ``process`` (in worker
+processes with ``--jobs``), writes each output atomically, prints ``info`` with
+``-v`` and records it in the report.
+
+Example
+-------
+::
+
+    @image_command(writes_images=True, default_suffix="_sharp")
+    @click.option("--nsr", type=float)
+    def command(nsr, **_):
+        '''Deblur images.'''
+        return Task(process, {"nsr": nsr})
+"""
+
+import functools
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import click
+
+from .options import BitDepth, max_pixels_option
+
+__all__ = ["Task", "image_command"]
+
+
+@dataclass
+class Task:
+    """What a command asks the runner to do for every image.
+
+    Attributes
+    ----------
+    process : callable
+        Module-level ``process(image, **params) -> (Image or None, dict)``.
+    params : dict
+        Keyword arguments for ``process``; picklable.
+    """
+
+    process: object
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker needs for one image."""
+
+    input: str
+    output: str | None
+    reference: str | None
+    task: Task
+    extension: str | None
+    bit_depth: object
+    max_pixels: int
+
+
+def _run_job(job):
+    """Read, process, encode; in a worker process. Returns the record and the bytes."""
+    from ..images import decode_image, encode_image, read_image
+
+    image = read_image(job.input, max_pixels=job.max_pixels)
+    result, info = job.task.process(image, **job.task.params)
+    data = None
+    quality = input_quality = None
+    if result is not None:
+        data = encode_image(result, job.extension, bit_depth=job.bit_depth)
+        if job.reference is not None:
+            from ..metrics import quality as measure
+
+            reference = read_image(job.reference, max_pixels=job.max_pixels)
+            written = decode_image(data, job.output, max_pixels=None)
+            quality = measure(reference, written)
+            input_quality = measure(reference, image) if image.shape == reference.shape else None
+    return {"parameters": info, "quality": quality, "input_quality": input_quality}, data
+
+
+def _runner_options(writes_images):
+    options = [
+        click.argument("inputs", nargs=-1, required=True, metavar="INPUTS..."),
+        click.option("-r", "--recursive", is_flag=True, help="Take images in subdirectories of directory inputs."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Worker processes for many inputs [default: number of cores]."),
+        click.option("--shard", default=None, metavar="K/N",
+                     help="Process only the K-th of N shares of the sorted inputs (array jobs)."),
+        click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails."),
+        click.option("--progress/--no-progress", default=None,
+                     help="Progress bar on stderr [default: when stderr is a terminal]."),
+        click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
+        click.option("--report", "report_path", default=None, metavar="FILE",
+                     help="Write one record per image (.json or .csv; '-' for JSON on stdout)."),
+        click.option("-v", "--verbose", is_flag=True, help="Print the parameters used for each image on stderr."),
+    ]
+    if writes_images:
+        options += [
+            click.option("-o", "--output", default=None, help="Output file for one input ('-' for stdout)."),
+            click.option("--out-dir", default=None, help="Output directory for many inputs (relative paths kept)."),
+            click.option("--suffix", default=None, help="Added to each output's stem in --out-dir."),
+            click.option("--name", "name_template", default=None, metavar="TEMPLATE",
+                         help="Output name in --out-dir, e.g. '{stem}_sharp.{ext}'."),
+            click.option("--format", "fmt", default=None,
+                         type=click.Choice(["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"], case_sensitive=False),
+                         help="Output format [default: from -o's extension, else the input's]."),
+            click.option("--bit-depth", type=BitDepth(), default=None,
+                         help="Output sample type: 8, 16 or float (TIFF) [default: the input's]."),
+            click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input)."),
+            click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch)."),
+            click.option("--reference", default=None, metavar="FILE",
+                         help="Reference image: record PSNR/SSIM of output and input against it."),
+            click.option("--reference-dir", default=None, metavar="DIR",
+                         help="References paired with the inputs by relative path."),
+        ]
+    else:
+        options.append(click.option("--json", "as_json", is_flag=True, help="Print the results as JSON."))
+    return options
+
+
+def image_command(*, writes_images=True, default_suffix="_out"):
+    """Make a Click command of a function that returns a :class:`Task`.
+
+    Parameters
+    ----------
+    writes_images : bool, optional
+        The command writes one image per input (``-o``/``--out-dir``); otherwise it
+        prints its results (text, or JSON with ``--json``).
+    default_suffix : str, optional
+        Added to output stems in ``--out-dir`` unless ``--suffix``/``--name`` say otherwise.
+    """
+
+    def decorate(function):
+        name = function.__module__.rsplit(".", 1)[-1]
+
+        @functools.wraps(function)
+        def run(**options):
+            task = function(**options)
+            _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
+
+        run.__click_params__ = list(getattr(function, "__click_params__", []))
+        for option in reversed(_runner_options(writes_images)):
+            run = option(run)
+        run = max_pixels_option(run)
+        return click.command(name=name)(run)
+
+    return decorate
+
+
+def _plan(items, options, writes_images, default_suffix):
+    """Each input with its output path (None for commands that write nothing)."""
+    from ..batch import find_collisions, output_name
+    from ..errors import ParameterError
+    from ..images import FORMATS, check_output_path, format_extension
+
+    if not writes_images:
+        return [(item, None) for item in items]
+    output, out_dir = options["output"], options["out_dir"]
+    if output is not None and out_dir is not None:
+        raise ParameterError("give -o/--output or --out-dir, not both")
+    if output is not None:
+        if len(items) > 1:
+            raise ParameterError(f"-o takes one input, got {len(items)}; use --out-dir DIR for many")
+        if output != "-" and options["fmt"] is None and format_extension(output) is None:
+            raise ParameterError(f"cannot tell the format of {output} from its extension; add --format")
+        if not options["skip_existing"] or not os.path.exists(output):
+            check_output_path(output, [items[0].path], overwrite=options["overwrite"])
+        return [(items[0], output)]
+    if out_dir is None:
+        raise ParameterError("say where to write: -o FILE for one input, or --out-dir DIR")
+    if items[0].path == "-":
+        raise ParameterError("standard input needs -o FILE (or '-' for stdout)")
+    extension = FORMATS[options["fmt"].lower()].lstrip(".") if options["fmt"] else None
+    suffix = default_suffix if options["suffix"] is None else options["suffix"]
+    pairs = [
+        (item, os.path.join(out_dir, output_name(item, template=options["name_template"], suffix=suffix, extension=extension)))
+        for item in items
+    ]
+    find_collisions(pairs)
+    return pairs
+
+
+def _refuse_existing(pairs, options):
+    from ..errors import OutputError
+
+    if options["overwrite"] or options["skip_existing"]:
+        return
+    existing = [output for _, output in pairs if output not in (None, "-") and os.path.lexists(output)]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise OutputError(f"output exists{more}; pass --overwrite to replace or --skip-existing to resume", existing[0])
+
+
+def _reference_for(item, options):
+    if options.get("reference") is not None:
+        return options["reference"]
+    if options.get("reference_dir") is not None:
+        return os.path.join(options["reference_dir"], item.relpath)
+    return None
+
+
+def _format_info(info, prefix=""):
+    parts = []
+    for key, value in info.items():
+        if isinstance(value, dict):
+            parts.append(_format_info(value, f"{prefix}{key}."))
+        elif isinstance(value, float):
+            parts.append(f"{prefix}{key}={value:.6g}")
+        else:
+            parts.append(f"{prefix}{key}={value}")
+    return " ".join(part for part in parts if part)
+
+
+def _execute(name, task, options, *, writes_images, default_suffix):
+    from ..batch import expand_inputs, parse_shard, run_parallel, take_shard
+    from ..errors import CheckFailed, OutputError, ParameterError
+    from ..images import atomic_write_bytes, format_extension
+
+    started = time.perf_counter()
+    items = expand_inputs(options["inputs"], recursive=options["recursive"])
+    if options["shard"]:
+        items = take_shard(items, *parse_shard(options["shard"]))
+    if writes_images and options.get("reference") is not None and len(items) > 1:
+        raise ParameterError("--reference pairs with one input; use --reference-dir for many")
+    pairs = _plan(items, options, writes_images, default_suffix)
+    if writes_images:
+        _refuse_existing(pairs, options)
+    quiet, verbose = options["quiet"], options["verbose"]
+    batch = len(pairs) > 1
+    records = [None] * len(pairs)
+    jobs = []
+    for index, (item, output) in enumerate(pairs):
+        record = {"input": item.path, "output": output, "status": "done", "error": None,
+                  "parameters": None, "reference": _reference_for(item, options) if writes_images else None,
+                  "quality": None, "input_quality": None, "seconds": 0.0}
+        records[index] = record
+        if writes_images and options["skip_existing"] and output != "-" and os.path.exists(output):
+            record["status"] = "skipped"
+            continue
+        extension = None
+        if writes_images:
+            extension = format_extension(output, options["fmt"]) or format_extension(item.path) or ".png"
+        jobs.append((index, _Job(item.path, output, record["reference"], task, extension,
+                                 options.get("bit_depth"), options["max_pixels"])))
+
+    show_progress = options["progress"] if options["progress"] is not None else sys.stderr.isatty()
+    bar = None
+    if batch and show_progress and not quiet and jobs:
+        bar = click.progressbar(length=len(jobs), file=sys.stderr, label=f"deblur {name}")
+        bar.__enter__()
+    failures = []
+    finished = {index for index, record in enumerate(records) if record["status"] == "skipped"}
+    printed = [0]  # commands that write no image print their results in input order
+
+    def flush_results():
+        while printed[0] in finished:
+            record = records[printed[0]]
+            if record["status"] == "done" and not options.get("as_json"):
+                click.echo(f"{record['input']}: {_format_info(record['parameters'])}")
+            printed[0] += 1
+
+    def on_result(position, value, error, seconds):
+        index, job = jobs[position]
+        record = records[index]
+        record["seconds"] = round(seconds, 3)
+        if error is None:
+            fields, data = value
+            record.update(fields)
+            try:
+                if data is not None:
+                    if job.output != "-":
+                        os.makedirs(os.path.dirname(os.path.abspath(job.output)), exist_ok=True)
+                    atomic_write_bytes(job.output, data, overwrite=options.get("overwrite") or options.get("skip_existing"))
+            except OutputError as e:
+                error = e
+        if error is not None:
+            if error.path is None:
+                error.path = job.input
+            record.update(status="failed", error=error.message)
+            failures.append(error)
+            if batch:
+                click.echo(f"deblur: error: {error}", err=True)
+        elif verbose:
+            target = f" -> {job.output}" if job.output else ""
+            click.echo(f"deblur: {job.input}{target}: {_format_info(record['parameters'])}", err=True)
+        finished.add(index)
+        if not writes_images:
+            flush_results()
+        if bar is not None:
+            bar.update(1)
+        return False
+
+    jobs_wanted = options["jobs"] or (os.cpu_count() or 1)
+    try:
+        run_parallel(_run_job, [job for _, job in jobs], jobs=jobs_wanted, on_result=on_result,
+                     fail_fast=options["fail_fast"])
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    summary = {
+        "total": len(records),
+        "done": sum(r["status"] == "done" for r in records),
+        "skipped": sum(r["status"] == "skipped" for r in records),
+        "failed": sum(r["status"] == "failed" for r in records),
+        "not_run": sum(r["status"] == "done" and r["parameters"] is None for r in records),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    for record in records:
+        if record["status"] == "done" and record["parameters"] is None:
+            record["status"] = "not run"
+    summary["done"] -= summary["not_run"]
+    _write_reports(name, records, summary, options)
+    if not batch and failures:
+        raise failures[0]
+    if batch and not quiet:
+        click.echo(
+            f"deblur {name}: {summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed"
+            + (f", {summary['not_run']} not run" if summary["not_run"] else "")
+            + f" in {summary['seconds']:.1f} s",
+            err=True,
+        )
+    if failures:
+        raise CheckFailed(f"{len(failures)} of {len(records)} files failed")
+
+
+def _write_reports(name, records, summary, options):
+    path = options.get("report_path")
+    if not (options.get("as_json") or path):
+        return
+    from .. import report
+
+    if options.get("as_json") or path == "-":
+        click.echo(report.to_json(name, records, summary))
+    if path and path != "-":
+        report.write_report(path, name, records, summary)
