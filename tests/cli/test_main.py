@@ -1,0 +1,147 @@
+"""The command group: help, version, error lines and exit codes for bad files."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deblur_cli import __version__
+from deblur_cli.cli import COMMANDS
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_help_lists_every_subcommand_with_its_summary(run):
+    result = run("--help")
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        if os.path.exists(os.path.join(os.path.dirname(sys.modules["deblur_cli.cli"].__file__), f"{name}.py")):
+            assert name in result.output
+
+
+def test_python_dash_m_runs_the_tool():
+    result = subprocess.run(
+        [sys.executable, "-m", "deblur_cli", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_help_imports_no_numeric_library():
+    code = (
+        "import sys; from deblur_cli.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('numpy', 'scipy', 'cv2', 'imageio') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def one_error_line(result, code, *fragments):
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("deblur: error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        (b"", "empty"),
+        (b"this is text, not an image\n", "not a supported image"),
+    ],
+)
+def test_bad_input_file_is_one_line_exit_3_and_writes_nothing(run, tmp_path, content, message):
+    source = tmp_path / "in.png"
+    if content is not None:
+        source.write_bytes(content)
+    result = run("convert", source, "-o", tmp_path / "out.png")
+    one_error_line(result, 3, str(source), message)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_truncated_png_is_one_line_exit_3(run, tmp_path, rgb_png):
+    data = rgb_png.read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    result = run("convert", cut, "-o", tmp_path / "out.png")
+    one_error_line(result, 3, str(cut), "truncated")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_missing_output_directory_is_refused(run, tmp_path, rgb_png):
+    result = run("convert", rgb_png, "-o", tmp_path / "nowhere" / "out.png")
+    one_error_line(result, 3, "does not exist")
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs a read-only /proc")
+def test_unwritable_output_directory_is_refused(run, tmp_path, rgb_png):
+    result = run("convert", rgb_png, "-o", "/proc/deblur-test-output.png")
+    one_error_line(result, 3, "/proc/deblur-test-output.png")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in a read-only directory")
+def test_read_only_output_directory_is_refused(run, tmp_path, rgb_png):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = run("convert", rgb_png, "-o", locked / "out.png")
+        one_error_line(result, 3, "not writable")
+    finally:
+        locked.chmod(0o755)
+    assert list(locked.iterdir()) == []
+
+
+def test_output_equal_to_input_is_refused_and_input_unchanged(run, rgb_png):
+    before = (rgb_png.read_bytes(), rgb_png.stat().st_mtime_ns)
+    result = run("convert", rgb_png, "-o", rgb_png, "--overwrite")
+    one_error_line(result, 3, "input")
+    assert (rgb_png.read_bytes(), rgb_png.stat().st_mtime_ns) == before
+
+
+def test_existing_output_needs_overwrite(run, tmp_path, rgb_png):
+    existing = tmp_path / "out.png"
+    existing.write_bytes(b"keep me")
+    result = run("convert", rgb_png, "-o", existing)
+    one_error_line(result, 3, "--overwrite")
+    assert existing.read_bytes() == b"keep me"
+    assert run("convert", rgb_png, "-o", existing, "--overwrite").exit_code == 0
+    assert existing.read_bytes() == rgb_png.read_bytes() or existing.stat().st_size > 100
+
+
+def test_unknown_option_is_a_usage_error(run, rgb_png, tmp_path):
+    result = run("convert", rgb_png, "-o", tmp_path / "o.png", "--no-such-option")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(run, tmp_path):
+    result = run("--debug", "convert", tmp_path / "missing.png", "-o", tmp_path / "o.png")
+    assert result.exit_code == 3
+    assert "Traceback" in result.stderr
+
+
+def test_stdin_to_stdout(run, rgb_png):
+    import imageio.v3 as iio
+    import numpy as np
+
+    result = run("convert", "-", "-o", "-", "--format", "tif", input=rgb_png.read_bytes())
+    assert result.exit_code == 0
+    np.testing.assert_array_equal(iio.imread(result.stdout_bytes, extension=".tif"), iio.imread(rgb_png))
+
+
+def test_max_pixels_is_enforced_through_the_cli(run, tmp_path, rgb_png):
+    result = run("convert", rgb_png, "-o", tmp_path / "o.png", "--max-pixels", 100)
+    one_error_line(result, 3, "--max-pixels")
+    assert not (tmp_path / "o.png").exists()
