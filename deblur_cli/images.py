@@ -226,8 +226,22 @@ def _decode(data, path, max_pixels):
         array = iio.imread(data, extension=ext, **kwargs)
     except InputError:
         raise
-    except Exception as e:  # every decoder raises its own types for damaged files
+    except Exception as e:
+        if ext == ".tif" and "imagecodecs" in str(e):
+            return _decode_with_opencv(data, path)
         raise InputError(f"cannot decode image: {_short(e)}; the file is damaged or truncated", path) from None
+    return array
+
+
+def _decode_with_opencv(data, path):
+    """TIFF compressions that tifffile needs the imagecodecs package for (LZW, JPEG) are read by OpenCV's libtiff."""
+    import cv2
+
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise InputError("cannot decode TIFF; the file is damaged or uses an unsupported compression", path)
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return array
 
 
@@ -382,6 +396,7 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
     elif extension == ".webp":
         kwargs["lossless"] = True
     elif extension == ".tif":
+        kwargs["compression"] = "zlib"
         kwargs["photometric"] = "rgb" if array.ndim == 3 and array.shape[2] >= 3 else "minisblack"
         if array.ndim == 3 and array.shape[2] in (2, 4):
             kwargs["extrasamples"] = ["unassalpha"]

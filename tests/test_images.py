@@ -212,3 +212,12 @@ def test_written_file_gets_ordinary_permissions(tmp_path):
 def test_encode_refuses_float_png_when_asked():
     with pytest.raises(ParameterError, match="PNG holds no float"):
         encode_image(Image(np.zeros((2, 2), np.float32)), ".png", bit_depth="float")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_lzw_tiff_from_opencv_is_read(tmp_path, dtype):
+    array = random_array(dtype, "rgb")
+    ok, data = cv2.imencode(".tif", array[..., ::-1])  # OpenCV writes LZW-compressed TIFF
+    assert ok
+    image = decode_image(data.tobytes(), "lzw.tif")
+    np.testing.assert_array_equal(np.rint(image.pixels * np.iinfo(dtype).max).astype(dtype), array)

@@ -1,0 +1,134 @@
+"""Batches through the CLI: failures, resuming, collisions, interruption, determinism."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+
+def make_inputs(directory, count, corrupt=()):
+    directory.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(count):
+        path = directory / f"img{i:02d}.png"
+        if i in corrupt:
+            path.write_bytes(b"not an image")
+        else:
+            cv2.imwrite(str(path), rng.integers(0, 256, (8, 12, 3), dtype=np.uint8))
+    return directory
+
+
+def test_corrupt_files_fail_alone_and_the_batch_goes_on(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 30, corrupt={4, 11, 29})
+    report = tmp_path / "report.json"
+    result = run("convert", inputs, "--out-dir", tmp_path / "out", "--jobs", 2, "--report", report)
+    assert result.exit_code == 1
+    assert len(list((tmp_path / "out").iterdir())) == 27
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("deblur: error: ")]
+    assert sum("img04.png" in line or "img11.png" in line or "img29.png" in line for line in error_lines) == 3
+    records = json.loads(report.read_text())["records"]
+    assert len(records) == 30
+    assert [r["status"] for r in records].count("failed") == 3
+    assert {os.path.basename(r["input"]) for r in records if r["status"] == "failed"} == {
+        "img04.png", "img11.png", "img29.png"}
+
+
+def test_skip_existing_processes_only_the_rest(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 6)
+    out = tmp_path / "out"
+    assert run("convert", inputs / "img00.png", inputs / "img01.png", "--out-dir", out).exit_code == 0
+    marker = (out / "img00.png").stat().st_mtime_ns
+    report = tmp_path / "r.json"
+    result = run("convert", inputs, "--out-dir", out, "--skip-existing", "--report", report, "--jobs", 1)
+    assert result.exit_code == 0
+    statuses = {os.path.basename(r["input"]): r["status"] for r in json.loads(report.read_text())["records"]}
+    assert statuses == {f"img{i:02d}.png": "skipped" if i < 2 else "done" for i in range(6)}
+    assert (out / "img00.png").stat().st_mtime_ns == marker
+    assert len(list(out.iterdir())) == 6
+
+
+def test_existing_outputs_are_refused_before_any_work(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img01.png").write_bytes(b"keep")
+    result = run("convert", inputs, "--out-dir", out)
+    assert result.exit_code == 3
+    assert "--skip-existing" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["img01.png"]
+
+
+def test_name_collision_is_refused_before_any_work(run, tmp_path):
+    a = make_inputs(tmp_path / "a", 1)
+    b = make_inputs(tmp_path / "b", 1)
+    result = run("convert", a / "img00.png", b / "img00.png", "--out-dir", tmp_path / "out")
+    assert result.exit_code == 3
+    assert "both" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_many_inputs_need_out_dir(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 2)
+    result = run("convert", inputs, "-o", tmp_path / "x.png")
+    assert result.exit_code == 2
+    assert "--out-dir" in result.stderr
+
+
+def test_shards_through_the_cli_cover_each_input_once(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 10)
+    out = tmp_path / "out"
+    for k in (1, 2, 3):
+        assert run("convert", inputs, "--out-dir", out, "--shard", f"{k}/3", "--jobs", 1).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in inputs.iterdir())
+
+
+def without_timing(report_text):
+    report = json.loads(report_text)
+    report["summary"].pop("seconds")
+    for record in report["records"]:
+        record.pop("seconds")
+    return report
+
+
+def test_same_batch_twice_gives_identical_bytes(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 8)
+    runs = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        report = tmp_path / f"{name}.json"
+        assert run("convert", inputs, "--out-dir", out, "--report", report, "--jobs", 2).exit_code == 0
+        outputs = {p.name: p.read_bytes() for p in out.iterdir()}
+        runs.append((outputs, without_timing(report.read_text().replace(name, "RUN"))))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_interrupt_leaves_only_complete_files_and_exits_130(tmp_path, jobs):
+    big = np.random.default_rng(0).integers(0, 65536, (1024, 1024, 3), dtype=np.uint16)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / "source.tif"), big)
+    for i in range(40):
+        os.symlink(inputs / "source.tif", inputs / f"link{i:02d}.tif")
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deblur_cli", "convert", str(inputs), "--out-dir", str(out), "--format", "png",
+         "--jobs", str(jobs), "-v"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )
+    first = process.stderr.readline()  # one image is done: the batch is under way
+    assert first.startswith("deblur: ")
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=60)
+    assert process.returncode == 130, first + rest
+    written = list(out.iterdir())
+    assert 1 <= len(written) < 41
+    for path in written:
+        assert not path.name.startswith("."), f"temporary file left: {path.name}"
+        decoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert decoded is not None and np.array_equal(decoded, big)

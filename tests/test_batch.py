@@ -1,0 +1,122 @@
+"""Input expansion, sharding, output naming and collision checks."""
+
+import os
+
+import pytest
+
+from deblur_cli.batch import (
+    Item,
+    expand_inputs,
+    find_collisions,
+    output_name,
+    parse_shard,
+    run_parallel,
+    take_shard,
+)
+from deblur_cli.errors import DeblurError, OutputError, ParameterError
+
+
+@pytest.fixture
+def tree(tmp_path):
+    for relpath in ["a.png", "b.jpg", "notes.txt", "sub/c.png", "sub/deeper/d.tif", ".hidden.png"]:
+        path = tmp_path / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    return tmp_path
+
+
+def relpaths(items):
+    return [item.relpath for item in items]
+
+
+def test_directory_takes_its_images(tree):
+    assert relpaths(expand_inputs([str(tree)])) == ["a.png", "b.jpg"]
+
+
+def test_directory_recursive_keeps_relative_paths(tree):
+    items = expand_inputs([str(tree)], recursive=True)
+    assert sorted(relpaths(items)) == sorted(["a.png", "b.jpg", os.path.join("sub", "c.png"),
+                                              os.path.join("sub", "deeper", "d.tif")])
+
+
+def test_glob_is_relative_to_its_fixed_prefix(tree):
+    items = expand_inputs([str(tree / "**" / "*.png")])
+    assert sorted(relpaths(items)) == ["a.png", os.path.join("sub", "c.png")]
+
+
+def test_list_file_and_duplicates(tree):
+    listing = tree / "list.txt"
+    listing.write_text(f"# inputs\n{tree / 'a.png'}\n\n{tree / 'sub' / 'c.png'}\n")
+    items = expand_inputs([f"@{listing}", str(tree / "a.png")])
+    assert [item.path for item in items] == sorted([str(tree / "a.png"), str(tree / "sub" / "c.png")])
+
+
+def test_stdin_stays_alone(tree):
+    assert expand_inputs(["-"]) == [Item("-", "stdin")]
+    with pytest.raises(ParameterError, match="standard input"):
+        expand_inputs(["-", str(tree / "a.png")])
+
+
+def test_empty_pattern_and_directory_are_errors(tree):
+    with pytest.raises(ParameterError, match="matches no image"):
+        expand_inputs([str(tree / "*.gif")])
+    (tree / "empty").mkdir()
+    with pytest.raises(ParameterError, match="no image files"):
+        expand_inputs([str(tree / "empty")])
+
+
+def test_shards_cover_inputs_exactly_once():
+    items = [Item(f"in/{i:03d}.png", f"{i:03d}.png") for i in range(31)]
+    shuffled = items[::-1]
+    shards = [take_shard(shuffled, k, 3) for k in (1, 2, 3)]
+    taken = [item for shard in shards for item in shard]
+    assert sorted(taken, key=lambda item: item.path) == items
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "1", "a/b", "2/0"])
+def test_bad_shard_is_refused(text):
+    with pytest.raises(ParameterError, match="--shard"):
+        parse_shard(text)
+
+
+def test_output_names():
+    item = Item("photos/2024/x.jpeg", os.path.join("2024", "x.jpeg"))
+    assert output_name(item, template=None, suffix="_sharp", extension=None) == os.path.join("2024", "x_sharp.jpeg")
+    assert output_name(item, template="{stem}.{ext}", suffix="", extension="png") == os.path.join("2024", "x.png")
+    assert output_name(item, template="{name}.out.{ext}", suffix="", extension="tif") == os.path.join(
+        "2024", "x.jpeg.out.tif"
+    )
+    with pytest.raises(ParameterError, match="template"):
+        output_name(item, template="{nope}", suffix="", extension=None)
+    with pytest.raises(ParameterError, match="relative"):
+        output_name(item, template="../{stem}", suffix="", extension=None)
+
+
+def test_collisions_are_found():
+    a, b = Item("d1/x.png", "x.png"), Item("d2/x.png", "x.png")
+    with pytest.raises(OutputError, match="both"):
+        find_collisions([(a, "out/x.png"), (b, "out/x.png")])
+    with pytest.raises(OutputError, match="overwrite the input"):
+        find_collisions([(a, "d2/x.png"), (b, "out/x.png")])
+    find_collisions([(a, "out/1.png"), (b, "out/2.png")])
+
+
+def failing_on_odd(number):
+    if number % 2:
+        raise DeblurError(f"odd {number}")
+    return number * 10
+
+
+def test_run_parallel_reports_every_result_and_goes_on_after_errors():
+    results = {}
+    run_parallel(failing_on_odd, range(7), jobs=2,
+                 on_result=lambda i, value, error, seconds: results.__setitem__(i, (value, error and error.message)))
+    assert results == {i: ((i * 10, None) if i % 2 == 0 else (None, f"odd {i}")) for i in range(7)}
+
+
+def test_run_parallel_fail_fast_stops():
+    seen = []
+    run_parallel(failing_on_odd, range(7), jobs=1, fail_fast=True,
+                 on_result=lambda i, value, error, seconds: seen.append(i))
+    assert seen == [0, 1]
