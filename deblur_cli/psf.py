@@ -1,0 +1,355 @@
+"""Point-spread functions: motion, defocus and Gaussian kernels, loading, and psf2otf.
+
+Conventions (DESIGN.md section 4): a PSF is a float32 2-D array of odd shape that sums
+to 1, with its centre at index ``(h // 2, w // 2)``. Its optical transfer function
+(OTF) follows MATLAB's ``psf2otf``: the kernel is zero-padded at the end to the image
+size and rolled by ``-(k // 2)`` so that its centre lands on index (0, 0); here it is
+returned in the half-spectrum layout of :func:`scipy.fft.rfft2`.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from .errors import InputError, ParameterError
+
+__all__ = [
+    "motion",
+    "defocus",
+    "gaussian",
+    "load_psf",
+    "validate_psf",
+    "psf2otf",
+    "recenter",
+]
+
+_EPS = np.finfo(np.float64).eps
+
+
+def _check_finite(name, value):
+    if not math.isfinite(value):
+        raise ParameterError(f"{name} must be a finite number, got {value}")
+
+
+def motion(length, angle):
+    """Linear motion blur: an anti-aliased line segment.
+
+    The weights are those of MATLAB's ``fspecial('motion', length, angle)``: each
+    pixel gets ``max(0, 1 - d)``, ``d`` its distance to a line of ``length`` pixels end
+    to end (centre to centre of the end pixels, so a horizontal line of length 15
+    covers 15 pixels), through the centre of the kernel.
+
+    Parameters
+    ----------
+    length : float
+        Length of the motion in pixels, >= 1 (1 gives the identity).
+    angle : float
+        Direction in degrees, counter-clockwise from the +x axis as seen on screen
+        (x to the right, y up; rows grow downwards). Angles are taken modulo 180.
+
+    Returns
+    -------
+    ndarray of float32
+        Odd-shaped kernel summing to 1, centred at ``(h // 2, w // 2)``.
+
+    Raises
+    ------
+    ParameterError
+        ``length`` < 1 or not finite, or ``angle`` not finite.
+    """
+    _check_finite("motion length", length)
+    _check_finite("motion angle", angle)
+    if length < 1:
+        raise ParameterError(f"motion length must be >= 1 pixel, got {length}")
+    half = (length - 1) / 2
+    phi = math.radians(math.fmod(angle, 180.0) % 180.0)
+    cos, sin = math.cos(phi), math.sin(phi)
+    # Same extent as fspecial: the eps term drops rows/columns that would get zero weight.
+    rx = int(half * abs(cos) + 1 - length * _EPS)
+    ry = int(half * sin + 1 - length * _EPS)
+    rows, cols = np.mgrid[-ry : ry + 1, -rx : rx + 1].astype(np.float64)
+    x, y = cols, -rows
+    along = x * cos + y * sin
+    across = y * cos - x * sin
+    distance = np.abs(across)
+    # fspecial's end caps: beyond radius `half`, measure to the end point along the line.
+    ends = (np.hypot(x, y) >= half) & (distance <= 1)
+    distance[ends] = np.hypot(across[ends], half - np.abs(along[ends]))
+    weights = np.maximum(1.0 - distance, 0.0)
+    return (weights / weights.sum()).astype(np.float32)
+
+
+def _quadrant_area(radius, x0, x1, y0, y1):
+    """Area of {x0 <= x <= x1, y0 <= y <= y1, x^2 + y^2 <= r^2} for 0 <= x0 <= x1, 0 <= y0 <= y1."""
+    r2 = radius * radius
+
+    def primitive(x):  # integral of sqrt(r^2 - t^2) from 0 to x, for 0 <= x <= r
+        x = np.clip(x, 0.0, radius)
+        return 0.5 * (x * np.sqrt(np.maximum(r2 - x * x, 0.0)) + r2 * np.arcsin(x / radius))
+
+    full_until = np.sqrt(np.maximum(r2 - y1 * y1, 0.0))  # the circle is above y1 for x below this
+    inside_until = np.sqrt(np.maximum(r2 - y0 * y0, 0.0))  # and above y0 for x below this
+    a = np.clip(full_until, x0, x1)
+    b = np.clip(inside_until, x0, x1)
+    b = np.maximum(a, b)
+    rectangle = (a - x0) * (y1 - y0)
+    under_arc = primitive(b) - primitive(a) - y0 * (b - a)
+    return rectangle + under_arc
+
+
+def _disk_area(radius, lo_x, hi_x, lo_y, hi_y):
+    """Area of the intersection of the disk of ``radius`` at 0 with axis-aligned boxes."""
+    total = 0.0
+    for x0, x1 in ((np.maximum(lo_x, 0), np.maximum(hi_x, 0)), (np.maximum(-hi_x, 0), np.maximum(-lo_x, 0))):
+        for y0, y1 in ((np.maximum(lo_y, 0), np.maximum(hi_y, 0)), (np.maximum(-hi_y, 0), np.maximum(-lo_y, 0))):
+            total = total + _quadrant_area(radius, x0, x1, y0, y1)
+    return total
+
+
+def defocus(radius):
+    """Out-of-focus blur: a uniform disk (pillbox) of ``radius`` pixels.
+
+    Each pixel is weighted by the exact area of its unit square inside the circle,
+    the convention of MATLAB's ``fspecial('disk', radius)``; the kernel is
+    ``2 * ceil(radius - 0.5) + 1`` pixels wide.
+
+    Parameters
+    ----------
+    radius : float
+        Radius of the disk in pixels, > 0.
+
+    Returns
+    -------
+    ndarray of float32
+        Odd-shaped kernel summing to 1, centred at ``(h // 2, w // 2)``.
+
+    Raises
+    ------
+    ParameterError
+        ``radius`` <= 0 or not finite.
+    """
+    _check_finite("defocus radius", radius)
+    if radius <= 0:
+        raise ParameterError(f"defocus radius must be > 0 pixels, got {radius}")
+    half = max(math.ceil(radius - 0.5), 0)
+    rows, cols = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    area = _disk_area(float(radius), cols - 0.5, cols + 0.5, rows - 0.5, rows + 0.5)
+    return (area / area.sum()).astype(np.float32)
+
+
+def gaussian(sigma):
+    """Gaussian blur: ``exp(-(x^2 + y^2) / (2 sigma^2))`` sampled at pixel centres.
+
+    The kernel is truncated at ``ceil(4 sigma)`` pixels from the centre (as
+    :func:`scipy.ndimage.gaussian_filter` does by default) and normalised to sum 1.
+
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation in pixels, > 0.
+
+    Returns
+    -------
+    ndarray of float32
+        Odd-shaped kernel summing to 1, centred at ``(h // 2, w // 2)``.
+
+    Raises
+    ------
+    ParameterError
+        ``sigma`` <= 0 or not finite.
+    """
+    _check_finite("gaussian sigma", sigma)
+    if sigma <= 0:
+        raise ParameterError(f"gaussian sigma must be > 0 pixels, got {sigma}")
+    half = max(math.ceil(4 * sigma), 1)
+    t = np.arange(-half, half + 1, dtype=np.float64)
+    line = np.exp(-0.5 * (t / sigma) ** 2)
+    kernel = np.outer(line, line)
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def _pad_to_odd(psf):
+    """Pad an even dimension with a zero row/column at the end; the centre stays at k // 2."""
+    extra = [(0, 1 - size % 2) for size in psf.shape]
+    return np.pad(psf, extra) if any(e for _, e in extra) else psf
+
+
+def validate_psf(psf, image_shape=None, *, source=None):
+    """Check a PSF and return it normalised: float32, odd shape, sum 1.
+
+    Parameters
+    ----------
+    psf : array_like
+        2-D kernel. Even dimensions are padded with a zero row/column at the end,
+        which keeps the centre at ``(h // 2, w // 2)``.
+    image_shape : tuple of int, optional
+        (H, W) of the image the PSF will be applied to; the PSF must fit in it.
+    source : str, optional
+        File the PSF came from, named in the error.
+
+    Returns
+    -------
+    ndarray of float32
+
+    Raises
+    ------
+    InputError
+        Not 2-D, empty, NaN or infinite values, sum <= 0 (all zero, or negative),
+        or larger than the image.
+    """
+    array = np.asarray(psf)
+    if array.ndim != 2 or array.size == 0:
+        raise InputError(f"a PSF must be a non-empty 2-D array, got shape {array.shape}", source)
+    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise InputError(f"a PSF must hold real numbers, got {array.dtype}", source)
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise InputError("the PSF holds NaN or infinite values; give a finite kernel", source)
+    total = array.sum()
+    if not total > 0:
+        what = "all zero" if not np.any(array) else f"its sum is {total:.6g}"
+        raise InputError(f"the PSF is {what}; a PSF must have a positive sum", source)
+    array = _pad_to_odd(array / total)
+    if image_shape is not None:
+        height, width = image_shape[:2]
+        if array.shape[0] > height or array.shape[1] > width:
+            raise InputError(
+                f"the PSF ({array.shape[0]}x{array.shape[1]}) is larger than the image "
+                f"({height}x{width}); use a smaller PSF",
+                source,
+            )
+    return array.astype(np.float32)
+
+
+def recenter(psf):
+    """Move a kernel's centroid onto its centre pixel by an integer shift.
+
+    The kernel is zero-padded on the side needed so that the pixel nearest to the
+    centroid (of the positive weights) becomes index ``(h // 2, w // 2)``; the values
+    themselves are not interpolated. Measured kernels are rarely centred, and an
+    off-centre kernel shifts the whole deconvolved image.
+
+    Parameters
+    ----------
+    psf : ndarray
+        2-D kernel with a positive sum.
+
+    Returns
+    -------
+    ndarray of float32
+        Odd-shaped kernel, same weights, centred on the centroid.
+    """
+    weights = np.maximum(np.asarray(psf, dtype=np.float64), 0.0)
+    if not weights.sum() > 0:
+        weights = np.abs(np.asarray(psf, dtype=np.float64))
+    pads = []
+    for axis, size in enumerate(weights.shape):
+        profile = weights.sum(axis=1 - axis)
+        centre = int(np.floor(np.dot(np.arange(size), profile) / profile.sum() + 0.5))
+        half = max(centre, size - 1 - centre)
+        pads.append((half - centre, half - (size - 1 - centre)))
+    return np.pad(np.asarray(psf, dtype=np.float32), pads)
+
+
+def _read_table(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if not text.strip():
+        raise InputError("the PSF file is empty; give rows of numbers", path)
+    delimiter = "," if "," in text else None
+    try:
+        return np.loadtxt(text.splitlines(), delimiter=delimiter, ndmin=2, dtype=np.float64)
+    except ValueError as e:
+        raise InputError(f"cannot read the PSF table: {e}; give numbers separated by commas or spaces", path) from None
+
+
+def load_psf(path, center="none"):
+    """Read a PSF from a file and normalise it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npy`` (2-D array), ``.csv``/``.txt`` (rows of numbers separated by
+        commas or white space) or an image (PNG, TIFF, ... of any bit depth; colour
+        images are averaged over their channels, alpha ignored).
+    center : {"none", "centroid"}, optional
+        ``"centroid"`` shifts the kernel so that its centroid is the centre pixel
+        (see :func:`recenter`); ``"none"`` keeps the file's geometry, the centre being
+        index ``(h // 2, w // 2)``.
+
+    Returns
+    -------
+    ndarray of float32
+        Odd-shaped kernel summing to 1.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, or an invalid kernel (see :func:`validate_psf`).
+    ParameterError
+        Unknown ``center``.
+    """
+    if center not in ("none", "centroid"):
+        raise ParameterError(f"PSF centring must be 'none' or 'centroid', got {center!r}")
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1].lower()
+    if extension in (".npy", ".csv", ".txt") and not os.path.isfile(path):
+        raise InputError("no such PSF file; check the path", path)
+    if extension == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise InputError(f"cannot read the PSF array: {e}", path) from None
+    elif extension in (".csv", ".txt"):
+        array = _read_table(path)
+    else:
+        from .images import read_image
+
+        pixels = read_image(path).pixels
+        array = pixels.mean(axis=2) if pixels.ndim == 3 else pixels
+    psf = validate_psf(array, source=path)
+    if center == "centroid":
+        psf = validate_psf(recenter(psf), source=path)
+    return psf
+
+
+def psf2otf(psf, shape):
+    """Optical transfer function of a PSF on an image grid, as MATLAB's ``psf2otf``.
+
+    The PSF is zero-padded at the end to ``shape`` and rolled by ``-(k // 2)`` along
+    each axis, so its centre sits at index (0, 0), then transformed with a real 2-D
+    DFT. Only the kernel's rows are transformed along the last axis, and the first
+    axis is summed directly, so the cost is small for small kernels.
+
+    Parameters
+    ----------
+    psf : ndarray
+        2-D kernel, no larger than ``shape``.
+    shape : tuple of int
+        (H, W) of the transform.
+
+    Returns
+    -------
+    ndarray of complex64
+        Shape (H, W // 2 + 1): ``scipy.fft.rfft2`` of the padded, rolled kernel.
+    """
+    import scipy.fft
+
+    psf = np.asarray(psf, dtype=np.float64)
+    height, width = shape
+    kh, kw = psf.shape
+    if kh > height or kw > width:
+        raise InputError(f"the PSF ({kh}x{kw}) is larger than the transform ({height}x{width})")
+    # Offsets of the kernel's rows and columns from its centre, wrapped onto the grid.
+    row_offsets = (np.arange(kh) - kh // 2) % height
+    rows = np.zeros((kh, width), dtype=np.float64)
+    rows[:, (np.arange(kw) - kw // 2) % width] = psf
+    row_spectra = scipy.fft.rfft(rows, axis=1).astype(np.complex64)  # (kh, W//2+1)
+    if kh <= 2 * math.ceil(math.log2(max(height, 2))):
+        # A few rows: the DFT along the first axis as one small matrix product.
+        phase = np.exp((-2j * np.pi / height) * (np.outer(np.arange(height), row_offsets) % height))
+        return phase.astype(np.complex64) @ row_spectra
+    columns = np.zeros((height, row_spectra.shape[1]), dtype=np.complex64)
+    columns[row_offsets] = row_spectra
+    return scipy.fft.fft(columns, axis=0, overwrite_x=True)

@@ -1,0 +1,78 @@
+"""Canvases for DFT deconvolution: periodic, reflect + taper, MATLAB edgetaper."""
+
+import numpy as np
+import pytest
+import scipy.ndimage
+
+from deblur_cli.boundary import edgetaper, extend
+from deblur_cli.errors import InputError, ParameterError
+from deblur_cli.psf import defocus, gaussian, motion
+
+
+@pytest.fixture
+def image():
+    rng = np.random.default_rng(1)
+    ramp = np.linspace(0, 1, 70, dtype=np.float32)[None, :, None]  # a strong left-right jump
+    return (0.7 * ramp + 0.3 * rng.random((50, 70, 3), dtype=np.float32)).astype(np.float32)
+
+
+def test_periodic_is_the_image_itself(image):
+    canvas, crop = extend(image, (5, 5), "periodic")
+    assert np.array_equal(canvas, image) and np.array_equal(canvas[crop], image)
+
+
+@pytest.mark.parametrize("psf_shape", [(1, 15), (9, 15), (21, 21)])
+def test_reflect_canvas_holds_the_image_and_is_smooth_across_the_wrap(image, psf_shape):
+    import scipy.fft
+
+    canvas, crop = extend(image, psf_shape, "reflect")
+    assert canvas.dtype == np.float32
+    assert np.array_equal(canvas[crop], image)
+    for axis, k in enumerate(psf_shape):
+        size = canvas.shape[axis]
+        assert size >= image.shape[axis] + 2 * k
+        assert scipy.fft.next_fast_len(size, real=True) == size
+    if psf_shape[0] >= 9:  # wide margins: next to the edge the fade has barely begun
+        top, bottom = crop[0].start, crop[0].stop
+        np.testing.assert_allclose(canvas[top - 1, crop[1]], image[0], atol=0.02)
+        np.testing.assert_allclose(canvas[bottom, crop[1]], image[-1], atol=0.02)
+    # the jump across the periodic wrap is far smaller than the image's own edge jump
+    wrap_jump = np.abs(canvas[:, 0] - canvas[:, -1]).max()
+    image_jump = np.abs(image[:, 0] - image[:, -1]).mean()
+    assert wrap_jump < 0.1 * image_jump
+
+
+def test_reflect_margin_fades_to_the_mean(image):
+    canvas, crop = extend(image, (21, 21), "reflect")
+    rows, cols = crop
+    middle_row = (rows.stop + canvas.shape[0] + rows.start) // 2 % canvas.shape[0]
+    np.testing.assert_allclose(canvas[middle_row, cols], np.broadcast_to(image.mean(axis=(0, 1)), (70, 3)), atol=0.02)
+
+
+def test_edgetaper_edges_are_the_circular_blur_and_the_centre_is_untouched(image):
+    kernel = gaussian(2)
+    tapered = edgetaper(image, kernel)
+    circular = np.stack(
+        [scipy.ndimage.convolve(image[..., c].astype(np.float64), kernel.astype(np.float64), mode="wrap") for c in range(3)],
+        axis=2,
+    )
+    low, high = image.min(), image.max()
+    np.testing.assert_allclose(tapered[0], np.clip(circular[0], low, high), atol=1e-5)
+    np.testing.assert_allclose(tapered[:, -1], np.clip(circular[:, -1], low, high), atol=1e-5)
+    reach = kernel.shape[0]
+    np.testing.assert_allclose(tapered[reach:-reach, reach:-reach], image[reach:-reach, reach:-reach], atol=1e-5)
+
+
+def test_edgetaper_of_a_one_row_kernel_only_tapers_left_and_right(image):
+    tapered, crop = extend(image, (1, 9), "edgetaper", psf=motion(9, 0))
+    np.testing.assert_allclose(tapered[:, 12:-12], image[:, 12:-12], atol=1e-5)
+    assert np.abs(tapered[:, 0] - image[:, 0]).max() > 0.01
+
+
+def test_edgetaper_needs_a_psf_smaller_than_half_the_image(image):
+    with pytest.raises(InputError, match="twice"):
+        edgetaper(image, defocus(13))
+    with pytest.raises(ParameterError):
+        extend(image, (3, 3), "edgetaper")
+    with pytest.raises(ParameterError, match="unknown boundary"):
+        extend(image, (3, 3), "wrap")

@@ -1,0 +1,185 @@
+"""PSF kernels, loading and psf2otf against their definitions (MATLAB fspecial, psf2otf)."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.fft
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deblur_cli.errors import InputError, ParameterError
+from deblur_cli.psf import defocus, gaussian, load_psf, motion, psf2otf, recenter, validate_psf
+
+
+def _supersampled_disk(radius, factor=64):
+    half = math.ceil(radius - 0.5)
+    size = 2 * half + 1
+    t = (np.arange(size * factor) + 0.5) / factor - size / 2
+    inside = (t[:, None] ** 2 + t[None, :] ** 2 <= radius**2).astype(np.float64)
+    kernel = inside.reshape(size, factor, size, factor).sum(axis=(1, 3))
+    return kernel / kernel.sum()
+
+
+def _principal_angle(kernel):
+    """Angle (degrees, counter-clockwise on screen) of the kernel's principal axis."""
+    rows, cols = np.indices(kernel.shape, dtype=np.float64)
+    x = cols - kernel.shape[1] // 2
+    y = -(rows - kernel.shape[0] // 2)
+    w = kernel.astype(np.float64)
+    mxx, myy, mxy = (w * x * x).sum(), (w * y * y).sum(), (w * x * y).sum()
+    return math.degrees(0.5 * math.atan2(2 * mxy, mxx - myy)) % 180
+
+
+def _check_kernel(kernel):
+    assert kernel.dtype == np.float32
+    assert kernel.ndim == 2 and kernel.shape[0] % 2 == 1 and kernel.shape[1] % 2 == 1
+    assert abs(float(kernel.sum(dtype=np.float64)) - 1) < 1e-5
+    # centred: the weights' centroid is the centre pixel (all three kernels are point-symmetric)
+    rows, cols = np.indices(kernel.shape)
+    assert abs((rows * kernel).sum() - kernel.shape[0] // 2) < 1e-3
+    assert abs((cols * kernel).sum() - kernel.shape[1] // 2) < 1e-3
+    np.testing.assert_allclose(kernel, kernel[::-1, ::-1], atol=1e-7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(1, 40), st.floats(-360, 360))
+def test_motion_is_odd_centred_and_sums_to_one(length, angle):
+    _check_kernel(motion(length, angle))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.1, 15))
+def test_defocus_is_odd_centred_and_sums_to_one(radius):
+    kernel = defocus(radius)
+    _check_kernel(kernel)
+    assert kernel.shape[0] == 2 * max(math.ceil(radius - 0.5), 0) + 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.2, 8))
+def test_gaussian_is_odd_centred_and_sums_to_one(sigma):
+    _check_kernel(gaussian(sigma))
+
+
+@pytest.mark.parametrize("radius", [1.5, 2, 2.5, 3.3, 5, 7.7, 10])
+def test_defocus_weights_are_pixel_areas_inside_the_circle(radius):
+    np.testing.assert_allclose(defocus(radius), _supersampled_disk(radius), atol=1e-4)
+
+
+@pytest.mark.parametrize("angle", [0, 10, 30, 45, 60, 90, 120, 135, 170])
+def test_motion_principal_axis_is_the_requested_angle(angle):
+    measured = _principal_angle(motion(21, angle))
+    difference = (measured - angle + 90) % 180 - 90
+    assert abs(difference) < 1
+
+
+def test_motion_matches_matlab_fspecial_examples():
+    # fspecial('motion', 15, 0) is a row of 15 equal weights; fspecial('motion', 5, 90) a column.
+    np.testing.assert_allclose(motion(15, 0), np.full((1, 15), 1 / 15), rtol=1e-6)
+    np.testing.assert_allclose(motion(5, 90), np.full((5, 1), 1 / 5), rtol=1e-6)
+    # 45 degrees on screen: the line goes from bottom-left to top-right.
+    kernel = motion(9, 45)
+    assert kernel[0, -1] > 0 and kernel[-1, 0] > 0 and kernel[0, 0] == 0 and kernel[-1, -1] == 0
+    # the end pixels of a horizontal line of non-integer length get fractional weight
+    row = motion(6, 0)[0] * 6
+    np.testing.assert_allclose(row, [0.5, 1, 1, 1, 1, 1, 0.5], rtol=1e-6)
+
+
+def test_gaussian_matches_sampled_definition():
+    kernel = gaussian(1.5)
+    t = np.arange(-6, 7)
+    expected = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * 1.5**2))
+    np.testing.assert_allclose(kernel, expected / expected.sum(), rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda: motion(0, 10), lambda: motion(float("nan"), 0), lambda: motion(5, float("inf")),
+     lambda: defocus(-1), lambda: defocus(0), lambda: gaussian(0), lambda: gaussian(-2)],
+)
+def test_out_of_domain_parameters_raise(call):
+    with pytest.raises(ParameterError):
+        call()
+
+
+def _reference_otf(kernel, shape):
+    padded = np.zeros(shape)
+    padded[: kernel.shape[0], : kernel.shape[1]] = kernel
+    padded = np.roll(padded, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), axis=(0, 1))
+    return scipy.fft.rfft2(padded)
+
+
+@pytest.mark.parametrize("kernel", [motion(15, 30), defocus(3.3), gaussian(5), np.arange(12.0).reshape(3, 4)])
+@pytest.mark.parametrize("shape", [(64, 80), (63, 81), (200, 47)])
+def test_psf2otf_is_matlab_psf2otf_in_rfft2_layout(kernel, shape):
+    otf = psf2otf(kernel, shape)
+    assert otf.dtype == np.complex64 and otf.shape == (shape[0], shape[1] // 2 + 1)
+    np.testing.assert_allclose(otf, _reference_otf(kernel, shape), atol=2e-6 * np.abs(kernel).sum())
+
+
+def test_validate_psf_normalises_and_pads_even_sizes_at_the_end():
+    psf = validate_psf(np.array([[1.0, 3.0], [0.0, 4.0]]))
+    np.testing.assert_allclose(psf, [[0.125, 0.375, 0], [0, 0.5, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize(
+    "bad, image_shape",
+    [(np.full((3, 3), np.nan), None), (np.zeros((5, 5)), None), (-np.ones((3, 3)), None),
+     (np.array([[1.0, np.inf, 1.0]]), None), (np.ones((9, 9)), (8, 20)), (np.ones(5), None),
+     (np.ones((0, 3)), None)],
+)
+def test_validate_psf_rejects_invalid_kernels(bad, image_shape):
+    with pytest.raises(InputError):
+        validate_psf(bad, image_shape)
+
+
+def test_recenter_puts_the_centroid_on_the_centre_pixel():
+    kernel = np.zeros((7, 7), np.float32)
+    kernel[1, 5] = 2
+    kernel[1, 6] = 1
+    kernel[2, 5] = 1
+    centred = recenter(kernel)
+    h, w = centred.shape
+    assert h % 2 == 1 and w % 2 == 1
+    assert centred[h // 2, w // 2] == 2
+    assert centred.sum() == kernel.sum()
+
+
+def test_load_psf_reads_npy_csv_and_16_bit_png(tmp_path):
+    from deblur_cli.images import Image, write_image
+
+    kernel = motion(7, 30)
+    np.save(tmp_path / "k.npy", kernel * 5)
+    np.savetxt(tmp_path / "k.csv", kernel, delimiter=",")
+    np.savetxt(tmp_path / "k.txt", kernel)
+    image = Image(kernel / kernel.max(), source_dtype=np.dtype(np.uint16))
+    write_image(tmp_path / "k.png", image)
+    for name in ("k.npy", "k.csv", "k.txt"):
+        np.testing.assert_allclose(load_psf(tmp_path / name), kernel, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(load_psf(tmp_path / "k.png"), kernel, atol=1e-5)
+
+
+def test_load_psf_centroid_recentres_an_offset_kernel(tmp_path):
+    offset = np.zeros((9, 9))
+    offset[0:3, 5:8] = defocus(1.2)
+    np.save(tmp_path / "off.npy", offset)
+    centred = load_psf(tmp_path / "off.npy", center="centroid")
+    h, w = centred.shape
+    assert centred[h // 2, w // 2] == centred.max()
+    rows, cols = np.indices(centred.shape)
+    assert abs((rows * centred).sum() - h // 2) < 0.5 and abs((cols * centred).sum() - w // 2) < 0.5
+
+
+@pytest.mark.parametrize("content", ["1,2\n3,x\n", ""])
+def test_load_psf_rejects_bad_tables(tmp_path, content):
+    (tmp_path / "bad.csv").write_text(content)
+    with pytest.raises(InputError):
+        load_psf(tmp_path / "bad.csv")
+
+
+def test_load_psf_missing_file_and_bad_center(tmp_path):
+    with pytest.raises(InputError, match="no such"):
+        load_psf(tmp_path / "missing.npy")
+    with pytest.raises(ParameterError):
+        load_psf(tmp_path / "missing.npy", center="middle")
