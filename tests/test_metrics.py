@@ -1,0 +1,340 @@
+"""PSNR, SSIM and differences against scikit-image and hand-computed cases."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skimage.color import rgb2ycbcr
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from deblur_cli.errors import InputError, ParameterError
+from deblur_cli.images import Image, read_image
+from deblur_cli.metrics import (
+    abs_diff_map,
+    count_differing,
+    luma,
+    max_abs_diff,
+    psnr,
+    quality,
+    ssim,
+)
+
+TOP = {np.uint8: 255, np.uint16: 65535}
+
+
+def pair(dtype, shape, seed=0, noise=0.02):
+    """A smooth random reference and a noisy copy, in the full range of ``dtype``."""
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.random(shape), (0, 0), 2)
+    base = (base - base.min()) / (base.max() - base.min())
+    test = np.clip(base + rng.normal(0, noise, shape), 0, 1)
+    if dtype in TOP:
+        return (np.rint(base * TOP[dtype]).astype(dtype), np.rint(test * TOP[dtype]).astype(dtype))
+    return base.astype(dtype), test.astype(dtype)
+
+
+def sk_ssim(a, b, data_range):
+    return structural_similarity(
+        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+        data_range=data_range, channel_axis=2 if a.ndim == 3 else None,
+    )
+
+
+# --- PSNR ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float64])
+@pytest.mark.parametrize("shape", [(37, 53), (40, 32, 3)])
+def test_psnr_equals_skimage(dtype, shape):
+    a, b = pair(dtype, shape)
+    assert abs(psnr(a, b) - peak_signal_noise_ratio(a, b)) <= 1e-9
+
+
+def test_psnr_float32_equals_skimage_on_the_same_values_in_float64():
+    # skimage squares float32 differences in float32; this module accumulates in float64,
+    # so the exact reference is skimage on the same values held in float64.
+    a, b = pair(np.float32, (48, 48, 3))
+    expected = peak_signal_noise_ratio(a.astype(np.float64), b.astype(np.float64), data_range=1.0)
+    assert abs(psnr(a, b) - expected) <= 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([np.uint8, np.uint16]),
+    st.integers(1, 24),
+    st.integers(1, 24),
+    st.sampled_from([None, 1, 3]),
+    st.integers(0, 2**32 - 1),
+)
+def test_psnr_equals_skimage_on_random_integer_arrays(dtype, height, width, channels, seed):
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels is None else (height, width, channels)
+    a = rng.integers(0, TOP[dtype] + 1, shape).astype(dtype)
+    b = rng.integers(0, TOP[dtype] + 1, shape).astype(dtype)
+    if np.array_equal(a, b):
+        assert psnr(a, b) == math.inf
+    else:
+        assert abs(psnr(a, b) - peak_signal_noise_ratio(a, b)) <= 1e-9
+
+
+def test_psnr_data_range_overrides_the_dtype():
+    a, b = pair(np.float64, (32, 32))
+    a, b = a * 4095, b * 4095
+    assert abs(psnr(a, b, data_range=4095) - peak_signal_noise_ratio(a, b, data_range=4095)) <= 1e-9
+
+
+def test_psnr_of_identical_images_is_inf():
+    a, _ = pair(np.uint8, (16, 16, 3))
+    assert psnr(a, a.copy()) == math.inf
+
+
+def test_psnr_worked_example():
+    # one of four samples off by 255: MSE = 255^2 / 4, PSNR = 10 log10(4)
+    a = np.zeros((2, 2), np.uint8)
+    b = a.copy()
+    b[0, 0] = 255
+    assert psnr(a, b) == pytest.approx(10 * math.log10(4), abs=1e-12)
+
+
+def test_crop_border_measures_the_interior_only():
+    a, b = pair(np.uint8, (40, 48, 3))
+    b[:3] = 0  # damage confined to the border
+    inner = (slice(3, -3), slice(3, -3))
+    assert psnr(a, b, crop_border=3) == pytest.approx(peak_signal_noise_ratio(a[inner], b[inner]), abs=1e-9)
+    assert ssim(a, b, crop_border=3) == pytest.approx(sk_ssim(a[inner], b[inner], 255), abs=1e-4)
+
+
+# --- Y channel ----------------------------------------------------------------------
+
+
+def test_y_psnr_matches_a_hand_computed_bt601_case():
+    a = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [128, 128, 128]]], np.uint8)
+    b = np.array([[[250, 0, 0], [0, 255, 10]], [[0, 0, 255], [120, 130, 128]]], np.uint8)
+
+    def y(rgb):  # ITU-R BT.601 luma as MATLAB rgb2ycbcr, r,g,b in [0, 1], 0..255 scale
+        r, g, b = (rgb[..., i].astype(float) / 255 for i in range(3))
+        return 16 + 65.481 * r + 128.553 * g + 24.966 * b
+
+    mse = np.mean((y(a) - y(b)) ** 2)
+    assert psnr(a, b, channel="y") == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-9)
+
+
+def test_luma_equals_skimage_rgb2ycbcr():
+    a, _ = pair(np.uint8, (24, 24, 3))
+    assert np.allclose(luma(a, 255.0), rgb2ycbcr(a)[..., 0], atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_y_psnr_and_ssim_equal_skimage_on_the_luma(dtype):
+    a, b = pair(dtype, (48, 40, 3))
+    scale = 255 if dtype == np.uint8 else 1.0
+    ya, yb = (rgb2ycbcr(v)[..., 0] * scale / 255 for v in (a, b))
+    assert abs(psnr(a, b, channel="y") - peak_signal_noise_ratio(ya, yb, data_range=scale)) <= 1e-9
+    assert abs(ssim(a, b, channel="y") - sk_ssim(ya, yb, scale)) <= 1e-4
+
+
+def test_y_psnr_is_the_same_at_every_bit_depth():
+    a, b = pair(np.uint8, (32, 32, 3))
+    wide = psnr(a.astype(np.uint16) * 257, b.astype(np.uint16) * 257, channel="y")
+    unit = psnr(a / 255.0, b / 255.0, channel="y")
+    assert wide == pytest.approx(psnr(a, b, channel="y"), abs=1e-9)
+    assert unit == pytest.approx(psnr(a, b, channel="y"), abs=1e-9)
+
+
+def test_y_of_a_grey_image_is_the_image():
+    a, b = pair(np.uint8, (32, 32))
+    assert psnr(a, b, channel="y") == psnr(a, b)
+
+
+def test_y_needs_three_channels():
+    a = np.zeros((16, 16, 4), np.uint8)
+    with pytest.raises(ParameterError, match="3 channels"):
+        psnr(a, a, channel="y")
+
+
+# --- SSIM ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float64])
+@pytest.mark.parametrize("shape", [(64, 48), (40, 56, 3)])
+def test_ssim_equals_skimage(dtype, shape):
+    a, b = pair(dtype, shape, noise=0.05)
+    data_range = TOP.get(dtype, 1.0)
+    assert abs(ssim(a, b) - sk_ssim(a, b, data_range)) <= 1e-4
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        # a flat bright field with sparse one-level steps: the float32 worst case
+        (np.full((64, 64), 250, np.uint8), (np.full((64, 64), 250) + (np.arange(64 * 64).reshape(64, 64) % 7 == 0)).astype(np.uint8)),
+        # a full-contrast checkerboard
+        ((np.indices((64, 64)).sum(0) % 2 * 255).astype(np.uint8), (np.indices((64, 64)).sum(0) % 2 * 250).astype(np.uint8)),
+    ],
+)
+def test_ssim_equals_skimage_on_hard_cases(a, b):
+    assert abs(ssim(a, b) - sk_ssim(a, b, 255)) <= 1e-4
+
+
+def test_ssim_of_identical_images_is_one():
+    a, _ = pair(np.uint8, (32, 32, 3))
+    assert ssim(a, a) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_ssim_data_range_changes_the_constants_as_skimage():
+    a, b = pair(np.float64, (32, 32), noise=0.1)
+    assert abs(ssim(a, b, data_range=2.0) - sk_ssim(a, b, 2.0)) <= 1e-4
+
+
+def test_ssim_refuses_images_smaller_than_the_window():
+    a = np.zeros((10, 40), np.uint8)
+    with pytest.raises(InputError, match="11x11"):
+        ssim(a, a)
+
+
+# --- differences --------------------------------------------------------------------
+
+
+def test_max_abs_diff_and_count_differing_worked_example():
+    a = np.zeros((3, 4, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 2] = 7  # one pixel off by 7 in one channel
+    b[2, 3] = 2  # one pixel off by 2 in all channels
+    assert max_abs_diff(a, b) == 7.0
+    assert count_differing(a, b) == 2
+    assert count_differing(a, b, 2) == 1
+    assert count_differing(a, b, 7) == 0
+
+
+def test_differences_do_not_wrap_around_in_unsigned_types():
+    a = np.array([[0]], np.uint8)
+    b = np.array([[255]], np.uint8)
+    assert max_abs_diff(a, b) == 255.0
+    assert max_abs_diff(b, a) == 255.0
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+def test_size_mismatch_names_both_sizes():
+    with pytest.raises(InputError, match=r"reference is 5x4 .* image is 6x4"):
+        psnr(np.zeros((4, 5), np.uint8), np.zeros((4, 6), np.uint8))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"channel": "red"}, "'all' or 'y'"),
+        ({"crop_border": -1}, "crop_border"),
+        ({"crop_border": 8}, "at most 7"),
+        ({"data_range": 0}, "data_range"),
+        ({"data_range": math.inf}, "data_range"),
+    ],
+)
+def test_bad_options_are_parameter_errors(options, message):
+    a = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ParameterError, match=message):
+        psnr(a, a, **options)
+
+
+def test_signed_integer_data_needs_a_data_range():
+    a = np.zeros((4, 4), np.int32)
+    with pytest.raises(ParameterError, match="data_range"):
+        psnr(a, a)
+    assert psnr(a, a + 1, data_range=10) == pytest.approx(20.0)
+
+
+# --- quality on Images --------------------------------------------------------------
+
+
+def write(path, array):
+    """Write with OpenCV (an encoder independent of the one under test)."""
+    cv2.imwrite(str(path), array[..., ::-1] if array.ndim == 3 else array)
+    return read_image(path)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_quality_of_files_equals_skimage_on_the_stored_integers(tmp_path, dtype):
+    a, b = pair(dtype, (48, 64, 3))
+    result = quality(write(tmp_path / "a.png", a), write(tmp_path / "b.png", b))
+    assert abs(result["psnr"] - peak_signal_noise_ratio(a, b)) <= 1e-9
+    assert abs(result["ssim"] - sk_ssim(a, b, TOP[dtype])) <= 1e-4
+    assert result["max_abs_diff"] == np.abs(a.astype(int) - b.astype(int)).max()
+    assert result["differing_pixels"] == np.count_nonzero((a != b).any(axis=2))
+    assert result["data_range"] == TOP[dtype]
+    assert result["identical"] is False
+
+
+def test_quality_of_identical_images_has_no_infinity(tmp_path):
+    a, _ = pair(np.uint8, (32, 32, 3))
+    result = quality(write(tmp_path / "a.png", a), write(tmp_path / "b.png", a))
+    assert result["psnr"] is None
+    assert result["identical"] is True
+    assert result["ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert result["max_abs_diff"] == 0.0
+    assert result["differing_pixels"] == 0
+
+
+def test_quality_measures_a_processed_result_as_it_will_be_stored():
+    a, _ = pair(np.uint8, (32, 32))
+    rng = np.random.default_rng(3)
+    result = a / 255.0 + rng.normal(0, 0.01, a.shape)  # unclipped, unrounded float
+    reference = Image(a.astype(np.float32) / np.float32(255))
+    measured = quality(reference, Image(result.astype(np.float32)))
+    stored = np.rint(np.clip(result.astype(np.float32), 0, 1) * np.float32(255)).astype(np.uint8)
+    assert abs(measured["psnr"] - peak_signal_noise_ratio(a, stored)) <= 1e-9
+
+
+def test_quality_of_a_16_bit_image_against_an_8_bit_reference_is_on_the_8_bit_scale():
+    a, b = pair(np.uint8, (32, 32, 3))
+    reference = Image(a.astype(np.float32) / np.float32(255))
+    wide = b.astype(np.uint16) * 257
+    image = Image(wide.astype(np.float32) / np.float32(65535), source_dtype=np.dtype(np.uint16))
+    assert quality(reference, image)["psnr"] == pytest.approx(peak_signal_noise_ratio(a, b), abs=1e-6)
+
+
+def test_quality_of_float_images_with_a_data_range(tmp_path):
+    a, b = pair(np.float32, (32, 32), noise=0.05)
+    a, b = a * 4, b * 4
+    float_image = lambda x: Image(x, source_dtype=np.dtype(np.float32))  # noqa: E731
+    result = quality(float_image(a), float_image(b), data_range=4)
+    expected = peak_signal_noise_ratio(a.astype(np.float64), b.astype(np.float64), data_range=4)
+    assert abs(result["psnr"] - expected) <= 1e-9
+
+
+def test_quality_options_reach_every_metric():
+    a, b = pair(np.uint8, (40, 40, 3))
+    reference = Image(a.astype(np.float32) / np.float32(255))
+    image = Image(b.astype(np.float32) / np.float32(255))
+    result = quality(reference, image, channel="y", crop_border=4, tolerance=1)
+    inner = (slice(4, -4), slice(4, -4))
+    ya, yb = (rgb2ycbcr(v[inner])[..., 0] for v in (a, b))
+    assert abs(result["psnr"] - peak_signal_noise_ratio(ya, yb, data_range=255)) <= 1e-9
+    assert abs(result["ssim"] - sk_ssim(ya, yb, 255)) <= 1e-4
+    assert result["max_abs_diff"] == pytest.approx(np.abs(ya - yb).max(), abs=1e-9)
+    assert result["differing_pixels"] == np.count_nonzero(np.abs(ya - yb) > 1)
+
+
+def test_quality_of_a_tiny_image_has_psnr_but_no_ssim():
+    a = np.arange(16, dtype=np.float32).reshape(4, 4) / 255
+    result = quality(Image(a), Image(a[::-1].copy()))
+    assert result["ssim"] is None
+    assert result["psnr"] > 0
+
+
+def test_quality_refuses_grey_against_colour():
+    grey = Image(np.zeros((16, 16), np.float32))
+    colour = Image(np.zeros((16, 16, 3), np.float32))
+    with pytest.raises(InputError, match="size differs"):
+        quality(grey, colour)
+
+
+def test_abs_diff_map_is_the_largest_channel_difference_over_the_range():
+    a, b = pair(np.uint8, (16, 24, 3))
+    reference = Image(a.astype(np.float32) / np.float32(255))
+    image = Image(b.astype(np.float32) / np.float32(255))
+    expected = np.abs(a.astype(int) - b.astype(int)).max(axis=2) / 255
+    assert np.allclose(abs_diff_map(reference, image), expected, atol=1e-7)
