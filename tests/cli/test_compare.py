@@ -1,0 +1,317 @@
+"""``deblur compare``: exit codes, machine-readable output in every case, diff images."""
+
+import csv
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+from skimage.color import rgb2ycbcr
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+
+def strict_loads(text):
+    """json.loads that refuses the Infinity/NaN extensions Python would otherwise accept."""
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def smooth(seed, shape=(48, 64, 3), dtype=np.uint8):
+    rng = np.random.default_rng(seed)
+    top = np.iinfo(dtype).max
+    array = cv2.GaussianBlur(rng.random(shape), (0, 0), 2)
+    array = (array - array.min()) / (array.max() - array.min())
+    return np.rint(array * top).astype(dtype)
+
+
+def perturbed(array, amount, seed=1):
+    rng = np.random.default_rng(seed)
+    top = np.iinfo(array.dtype).max
+    return np.clip(array.astype(np.int64) + rng.integers(-amount, amount + 1, array.shape), 0, top).astype(array.dtype)
+
+
+def save(path, array):
+    """Write with OpenCV (RGB given), an encoder independent of the one under test."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), array[..., ::-1] if array.ndim == 3 else array)
+    return path
+
+
+def one_error_line(result, code, *fragments):
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("deblur: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A reference, a copy, a slightly perturbed copy (+-2), a wrong-size image, a damaged file."""
+    reference = smooth(0)
+    near = perturbed(reference, 2)
+    damaged = tmp_path / "damaged.png"
+    damaged.write_bytes(save(tmp_path / "tmp.png", reference).read_bytes()[:200])
+    return {
+        "arrays": {"reference": reference, "near": near},
+        "reference": save(tmp_path / "reference.png", reference),
+        "same": save(tmp_path / "same.png", reference),
+        "near": save(tmp_path / "near.png", near),
+        "small": save(tmp_path / "small.png", reference[:40]),
+        "damaged": damaged,
+        "missing": tmp_path / "missing.png",
+    }
+
+
+# --- two files ----------------------------------------------------------------------
+
+
+def test_a_passing_pair_exits_0_and_prints_skimage_psnr(run, files):
+    result = run("compare", files["reference"], files["near"], "--min-psnr", 30)
+    assert result.exit_code == 0, result.stderr
+    expected = peak_signal_noise_ratio(files["arrays"]["reference"], files["arrays"]["near"])
+    assert f"{expected:.2f}" in result.stdout.splitlines()[1]
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [("--min-psnr", 60, "--min-psnr 60"), ("--min-ssim", 0.9999, "--min-ssim 0.9999"), ("--max-diff", 1, "--max-diff 1")],
+)
+def test_a_pair_below_a_threshold_exits_1(run, files, option, value, message):
+    result = run("compare", files["reference"], files["near"], option, value)
+    one_error_line(result, 1, "near.png", message)
+
+
+def test_thresholds_at_the_measured_value_pass(run, files):
+    arrays = files["arrays"]
+    difference = np.abs(arrays["reference"].astype(int) - arrays["near"].astype(int)).max()
+    assert difference == 2
+    assert run("compare", files["reference"], files["near"], "--max-diff", 2).exit_code == 0
+    assert run("compare", files["reference"], files["near"], "--max-diff", 1.99).exit_code == 1
+
+
+def test_identical_images_pass_any_psnr_threshold_and_show_inf(run, files):
+    result = run("compare", files["reference"], files["same"], "--min-psnr", 1000, "--max-diff", 0)
+    assert result.exit_code == 0, result.stderr
+    assert " inf " in result.stdout.splitlines()[1]
+
+
+def test_identical_images_in_json_have_null_psnr(run, files):
+    result = run("compare", files["reference"], files["same"], "--json")
+    assert result.exit_code == 0
+    quality = strict_loads(result.stdout)["records"][0]["quality"]
+    assert quality["psnr"] is None and quality["identical"] is True
+    assert quality["ssim"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_size_mismatch_exits_3(run, files):
+    result = run("compare", files["reference"], files["small"])
+    one_error_line(result, 3, "small.png", "size differs", "64x48", "64x40")
+
+
+@pytest.mark.parametrize("name, message", [("damaged", "cannot decode"), ("missing", "no such file")])
+def test_an_unreadable_file_exits_3(run, files, name, message):
+    result = run("compare", files["reference"], files[name])
+    one_error_line(result, 3, f"{name}.png", message)
+
+
+@pytest.mark.parametrize(
+    "other, extra, code",
+    [
+        ("same", [], 0),
+        ("near", [], 0),
+        ("near", ["--min-psnr", 60], 1),
+        ("small", [], 3),
+        ("damaged", [], 3),
+        ("missing", [], 3),
+    ],
+)
+def test_json_output_parses_in_every_case(run, files, other, extra, code):
+    result = run("compare", files["reference"], files[other], "--json", *extra)
+    assert result.exit_code == code
+    report = strict_loads(result.stdout)
+    assert report["version"] == 1 and report["command"] == "compare"
+    assert report["summary"]["exit_code"] == code
+    (record,) = report["records"]
+    assert record["reference"] == str(files["reference"]) and record["input"] == str(files[other])
+    assert record["status"] == ("done" if code == 0 else "failed")
+    assert (record["error"] is None) == (code == 0)
+
+
+def test_csv_output_has_one_row_per_pair(run, files):
+    result = run("compare", files["reference"], files["near"], "--csv")
+    assert result.exit_code == 0
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    expected = peak_signal_noise_ratio(files["arrays"]["reference"], files["arrays"]["near"])
+    assert float(row["psnr"]) == pytest.approx(expected, abs=1e-9)
+    assert row["status"] == "done"
+
+
+@pytest.mark.parametrize("name", ["compare.json", "compare.csv"])
+def test_report_file_is_written_beside_the_table(run, files, tmp_path, name):
+    path = tmp_path / name
+    result = run("compare", files["reference"], files["near"], "--min-psnr", 60, "--report", path)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("reference")  # the table still goes to stdout
+    text = path.read_text()
+    if name.endswith(".json"):
+        assert strict_loads(text)["records"][0]["status"] == "failed"
+    else:
+        assert next(csv.DictReader(io.StringIO(text)))["status"] == "failed"
+
+
+def test_report_with_an_unknown_extension_is_a_usage_error(run, files, tmp_path):
+    result = run("compare", files["reference"], files["near"], "--report", tmp_path / "r.txt")
+    one_error_line(result, 2, ".json or .csv")
+
+
+def test_json_and_csv_together_is_a_usage_error(run, files):
+    one_error_line(run("compare", files["reference"], files["near"], "--json", "--csv"), 2, "not both")
+
+
+def test_channel_y_and_crop_border_reach_the_metrics(run, files):
+    result = run("compare", files["reference"], files["near"], "--json", "--channel", "y", "--crop-border", 4)
+    quality = strict_loads(result.stdout)["records"][0]["quality"]
+    inner = (slice(4, -4), slice(4, -4))
+    ya, yb = (rgb2ycbcr(files["arrays"][k][inner])[..., 0] for k in ("reference", "near"))
+    assert quality["psnr"] == pytest.approx(peak_signal_noise_ratio(ya, yb, data_range=255), abs=1e-9)
+    expected_ssim = structural_similarity(ya, yb, gaussian_weights=True, sigma=1.5,
+                                          use_sample_covariance=False, data_range=255)
+    assert quality["ssim"] == pytest.approx(expected_ssim, abs=1e-4)
+
+
+def test_16_bit_images_use_the_16_bit_range(run, tmp_path):
+    a = smooth(3, dtype=np.uint16)
+    b = perturbed(a, 300)
+    result = run("compare", save(tmp_path / "a.png", a), save(tmp_path / "b.png", b), "--json")
+    quality = strict_loads(result.stdout)["records"][0]["quality"]
+    assert quality["data_range"] == 65535
+    assert quality["psnr"] == pytest.approx(peak_signal_noise_ratio(a, b), abs=1e-9)
+
+
+def test_data_range_option_sets_the_peak(run, files):
+    result = run("compare", files["reference"], files["near"], "--json", "--data-range", 100)
+    quality = strict_loads(result.stdout)["records"][0]["quality"]
+    expected = peak_signal_noise_ratio(files["arrays"]["reference"], files["arrays"]["near"], data_range=100)
+    assert quality["psnr"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_diff_image_is_the_colour_mapped_amplified_difference(run, files, tmp_path):
+    path = tmp_path / "diff.png"
+    result = run("compare", files["reference"], files["near"], "--diff", path, "--diff-gain", 20)
+    assert result.exit_code == 0, result.stderr
+    arrays = files["arrays"]
+    difference = np.abs(arrays["reference"].astype(int) - arrays["near"].astype(int)).max(axis=2)
+    levels = np.rint(np.minimum(difference / 255 * 20 * 255, 255)).astype(np.uint8)
+    expected = cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO)  # BGR, as imread gives
+    assert np.array_equal(cv2.imread(str(path)), expected)
+
+
+def test_an_existing_diff_image_needs_overwrite(run, files, tmp_path):
+    path = tmp_path / "diff.png"
+    path.write_bytes(b"old")
+    one_error_line(run("compare", files["reference"], files["near"], "--diff", path), 3, "exists", "--overwrite")
+    assert run("compare", files["reference"], files["near"], "--diff", path, "--overwrite").exit_code == 0
+    assert cv2.imread(str(path)) is not None
+
+
+def test_a_file_and_a_directory_is_a_usage_error(run, files, tmp_path):
+    one_error_line(run("compare", files["reference"], tmp_path), 2, "give two files or two directories")
+
+
+# --- two directories ----------------------------------------------------------------
+
+
+@pytest.fixture
+def trees(tmp_path):
+    """expected/ and actual/ with the same three images (one nested), actual/ perturbed."""
+    expected, actual = tmp_path / "expected", tmp_path / "actual"
+    for index, name in enumerate(["a.png", "b.png", "sub/c.png"]):
+        array = smooth(index)
+        save(expected / name, array)
+        save(actual / name, perturbed(array, 1, seed=index))
+    return expected, actual
+
+
+def records_by_name(result):
+    report = strict_loads(result.stdout)
+    return report, {record["reference"].replace("\\", "/").split("expected/")[-1]: record for record in report["records"]}
+
+
+def test_directories_are_paired_by_relative_path(run, trees):
+    expected, actual = trees
+    result = run("compare", expected, actual, "--json", "--min-psnr", 40)
+    assert result.exit_code == 0, result.stderr
+    report, records = records_by_name(result)
+    assert sorted(records) == ["a.png", "b.png", "sub/c.png"]
+    assert records["sub/c.png"]["input"] == str(actual / "sub" / "c.png")
+    assert report["summary"]["pairs"] == 3 and report["summary"]["passed"] == 3
+
+
+def test_a_missing_file_in_a_directory_pair_exits_1(run, trees):
+    expected, actual = trees
+    (actual / "b.png").unlink()
+    result = run("compare", expected, actual, "--json")
+    assert result.exit_code == 1
+    report, records = records_by_name(result)
+    assert records["b.png"]["status"] == "failed" and "missing" in records["b.png"]["error"]
+    assert records["a.png"]["status"] == "done"
+    assert report["summary"]["failed"] == 1
+    assert "1 of 3 pairs failed" in result.stderr
+
+
+def test_an_extra_file_in_a_directory_pair_exits_1(run, trees):
+    expected, actual = trees
+    save(actual / "new.png", smooth(9))
+    result = run("compare", expected, actual, "--json")
+    assert result.exit_code == 1
+    _, records = records_by_name(result)
+    assert "extra" in records["new.png"]["error"]
+
+
+def test_a_read_error_wins_over_a_threshold_failure(run, trees):
+    expected, actual = trees
+    (actual / "a.png").write_bytes(b"not an image")
+    (actual / "b.png").unlink()
+    result = run("compare", expected, actual, "--json")
+    one_error_line(result, 3, "1 of 3 pairs could not be compared", "a.png")
+    summary = strict_loads(result.stdout)["summary"]
+    assert (summary["passed"], summary["failed"], summary["errors"], summary["exit_code"]) == (1, 1, 1, 3)
+
+
+def test_parallel_jobs_give_the_same_report_in_the_same_order(run, trees):
+    expected, actual = trees
+    reports = [strict_loads(run("compare", expected, actual, "--json", "--jobs", jobs).stdout) for jobs in (1, 3)]
+    for report in reports:
+        for record in report["records"]:
+            record["seconds"] = None
+        report["summary"]["seconds"] = None
+    assert reports[0] == reports[1]
+
+
+def test_diff_directory_mirrors_relative_paths(run, trees, tmp_path):
+    expected, actual = trees
+    diffs = tmp_path / "diffs"
+    result = run("compare", expected, actual, "--diff", diffs, "--json")
+    assert result.exit_code == 0, result.stderr
+    written = sorted(p.relative_to(diffs).as_posix() for p in diffs.rglob("*.png"))
+    assert written == ["a.png", "b.png", "sub/c.png"]
+    _, records = records_by_name(result)
+    assert records["sub/c.png"]["output"] == str(diffs / "sub" / "c.png")
+    assert cv2.imread(str(diffs / "sub" / "c.png")).shape == (48, 64, 3)
+
+
+def test_diff_directory_inside_a_compared_directory_is_refused(run, trees):
+    expected, actual = trees
+    one_error_line(run("compare", expected, actual, "--diff", actual / "diffs"), 2, "outside")
+
+
+def test_a_missing_directory_exits_3(run, trees, tmp_path):
+    expected, _ = trees
+    one_error_line(run("compare", expected, tmp_path / "nowhere"), 3, "nowhere", "no such directory")
