@@ -40,6 +40,7 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose2d_size",
     "same_padding",
+    "transposed_parameters",
     "uneven_overlap",
     "resize_bilinear",
     "scaled_size",
@@ -189,7 +190,19 @@ def _dilate(kernel, dilation):
     return spread
 
 
-def _parameters(stride, padding, output_padding, dilation):
+def transposed_parameters(stride, padding, output_padding, dilation):
+    """Check the parameters of :func:`conv_transpose2d` against PyTorch's rules.
+
+    Returns
+    -------
+    stride, padding, output_padding, dilation : (int, int) each
+
+    Raises
+    ------
+    ParameterError
+        stride or dilation < 1, padding < 0, or output_padding not smaller than
+        the stride or the dilation.
+    """
     stride = _pair(stride, "stride", 1)
     padding = _pair(padding, "padding", 0)
     output_padding = _pair(output_padding, "output_padding", 0)
@@ -220,7 +233,7 @@ def conv_transpose2d_size(in_size, kernel_size, stride=1, padding=0, output_padd
     ParameterError
         A parameter out of PyTorch's domain, or an output of no pixels.
     """
-    stride, padding, output_padding, dilation = _parameters(stride, padding, output_padding, dilation)
+    stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = tuple(
         (n - 1) * s - 2 * p + d * (k - 1) + op + 1
         for n, k, s, p, op, d in zip(in_size, kernel_size, stride, padding, output_padding, dilation)
@@ -485,7 +498,7 @@ def conv_transpose2d(
     """
     x = _as_channels(pixels)
     kernel = _check_kernel(kernel)
-    stride, padding, output_padding, dilation = _parameters(stride, padding, output_padding, dilation)
+    stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = conv_transpose2d_size(x.shape[:2], kernel.shape, stride, padding, output_padding, dilation)
     kernel = _dilate(kernel, dilation)
     out = _polyphase(x, kernel, stride, padding, size, normalize_border)

@@ -1,0 +1,194 @@
+"""``deblur upsample``: enlarge images by bilinear interpolation or transposed convolution."""
+
+import click
+
+from .runner import Task, image_command
+
+_TRANSPOSED_ONLY = ("kernel", "stride", "padding", "output_padding", "dilation", "normalize_border", "normalize_kernel")
+
+
+def _size_text(size):
+    return f"{size[1]}x{size[0]}"
+
+
+def process(image, *, method, size=None, scale=None, align_corners=False, kernel=None, kernel_name=None,
+            stride=None, padding=None, output_padding=None, dilation=None, normalize_border=False,
+            max_pixels=None):
+    """Enlarge one image (colour and alpha alike); the output size is checked before any work."""
+    import numpy as np
+
+    from .. import resample
+
+    if method == "bilinear":
+        out_size = size if size is not None else resample.scaled_size(image.shape, scale)
+        resample.check_pixel_limit(out_size, max_pixels)
+
+        def apply(array):
+            return resample.resize_bilinear(array, out_size, align_corners=align_corners)
+
+        info = {"method": "bilinear", "align_corners": align_corners}
+    else:
+        out_size = resample.conv_transpose2d_size(
+            image.shape, kernel.shape, stride, padding, output_padding, dilation
+        )
+        resample.check_pixel_limit(out_size, max_pixels)
+
+        def apply(array):
+            return resample.conv_transpose2d(
+                array, kernel, stride, padding, output_padding, dilation, normalize_border=normalize_border
+            )
+
+        info = {
+            "method": "transposed",
+            "kernel": kernel_name,
+            "kernel_size": _size_text(kernel.shape),
+            "stride": stride,
+            "padding": padding,
+            "output_padding": output_padding,
+            "dilation": dilation,
+            "normalize_border": normalize_border,
+        }
+    pixels = apply(image.pixels)
+    alpha = None if image.alpha is None else np.clip(apply(image.alpha), 0.0, 1.0)
+    info = {"input_size": _size_text(image.shape), "output_size": _size_text(out_size), **info}
+    return image.with_pixels(pixels, alpha), info
+
+
+def _parse_size(text):
+    from ..errors import ParameterError
+
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise ParameterError(f"--size must be WIDTHxHEIGHT with both > 0 (e.g. 1920x1080), got {text!r}")
+    return int(height), int(width)
+
+
+def _integer_factor(scale):
+    from ..errors import ParameterError
+
+    if scale != int(scale):
+        raise ParameterError(
+            f"--method transposed needs an integer --scale (the stride), got {scale:g}; "
+            "use --method bilinear for other factors"
+        )
+    return int(scale)
+
+
+def _kernel(name, factor):
+    from .. import resample
+
+    if name == "bilinear":
+        return resample.bilinear_kernel(factor)
+    if name == "nearest":
+        return resample.nearest_kernel(factor)
+    return resample.load_kernel(name)
+
+
+def _one_or_pair(pair):
+    return pair[0] if pair[0] == pair[1] else list(pair)
+
+
+def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, normalize_kernel):
+    """Kernel and PyTorch parameters for --method transposed, checked once for all images."""
+    from .. import resample
+    from ..errors import ParameterError
+
+    if scale is None and stride is None:
+        raise ParameterError("give --scale (the upsampling factor) or --stride")
+    factor = stride if scale is None else _integer_factor(scale)
+    stride = factor if stride is None else stride
+    resample.transposed_parameters(stride, padding or 0, output_padding or 0, dilation)
+    kernel = _kernel(kernel_name, factor)
+    if normalize_kernel:
+        total = float(kernel.sum(dtype="float64"))
+        if total == 0:
+            raise ParameterError(f"kernel {kernel_name} sums to 0 and cannot be normalised; drop --normalize-kernel")
+        kernel = (kernel * (stride * stride / total)).astype("float32")
+    if padding is None and output_padding is None:
+        padding, output_padding = map(_one_or_pair, resample.same_padding(kernel.shape, stride, dilation))
+    return kernel, stride, padding or 0, output_padding or 0
+
+
+@image_command(writes_images=True, default_suffix="_up")
+@click.option("--scale", type=float, default=None, help="Upsampling factor (bilinear: any number > 0; transposed: an integer).")
+@click.option("--size", "size_text", default=None, metavar="WxH", help="Output size in pixels (bilinear only), e.g. 1920x1080.")
+@click.option("--method", type=click.Choice(["bilinear", "transposed"]), default="bilinear", show_default=True,
+              help="Bilinear interpolation or transposed convolution with a fixed kernel.")
+@click.option("--align-corners", is_flag=True, help="Bilinear: make the corner pixels coincide instead of half-pixel centres.")
+@click.option("--kernel", "kernel_name", default=None, metavar="bilinear|nearest|FILE",
+              help="Transposed: FCN bilinear kernel, nearest (ones), or a .npy/.csv/.txt/greyscale image file. [default: bilinear]")
+@click.option("--stride", type=int, default=None, help="Transposed: stride [default: --scale].")
+@click.option("--padding", type=int, default=None, help="Transposed: rows/columns cropped on every side [default: output = stride x input].")
+@click.option("--output-padding", type=int, default=None, help="Transposed: rows/columns added at the bottom/right [default: as --padding].")
+@click.option("--dilation", type=int, default=None, help="Transposed: spacing of the kernel taps [default: 1].")
+@click.option("--normalize-border", is_flag=True,
+              help="Transposed: divide by the response to an all-ones image, so flat areas stay flat up to the borders.")
+@click.option("--normalize-kernel", is_flag=True, help="Transposed: scale a kernel to sum to stride^2 (flat areas keep their level).")
+def command(scale, size_text, method, align_corners, kernel_name, stride, padding, output_padding, dilation,
+            normalize_border, normalize_kernel, max_pixels, quiet, **_):
+    """Enlarge images by bilinear interpolation or transposed convolution.
+
+    \b
+    Bilinear (default): half-pixel centres with the edge pixel repeated, the same as
+    cv2.resize INTER_LINEAR and PyTorch interpolate(align_corners=False); --scale S
+    gives round(S x size), --size WxH an exact size; --align-corners makes the corner
+    pixels coincide. Scales below 1 shrink without averaging (use `deblur downsample`).
+
+    \b
+    Transposed convolution (--method transposed): exactly PyTorch conv_transpose2d,
+    one kernel for every channel. --kernel bilinear is FCN's filter (size 2f - f%2,
+    stride f, padding ceil((f-1)/2)); nearest repeats pixels; a file is used as given
+    (--normalize-kernel scales it to sum to stride^2). By default padding and output
+    padding make the output exactly stride x the input. A kernel whose stride phases
+    carry unequal weight (size not a multiple of the stride) leaves a checkerboard:
+    a warning says so, and --normalize-border evens it out.
+
+    \b
+    Alpha is enlarged like the colour channels and clipped to [0, 1]; colour is not
+    premultiplied. Outputs larger than --max-pixels are refused before any work.
+
+    \b
+    Examples:
+      deblur upsample photo.png -o big.png --scale 2
+      deblur upsample photo.png -o big.png --method transposed --scale 2 --normalize-border
+      deblur upsample frames/ --out-dir up/ --size 3840x2160 --report up.json
+    """
+    import math
+
+    from .. import resample
+    from ..errors import ParameterError
+
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise ParameterError(f"--scale must be a finite number > 0, got {scale:g}")
+    size = None if size_text is None else _parse_size(size_text)
+    if method == "bilinear":
+        given = {name: value for name, value in zip(
+            _TRANSPOSED_ONLY, (kernel_name, stride, padding, output_padding, dilation, normalize_border, normalize_kernel)
+        ) if value not in (None, False)}
+        if given:
+            option = "--" + next(iter(given)).replace("_", "-")
+            raise ParameterError(f"{option} applies to --method transposed, not bilinear")
+        if (scale is None) == (size is None):
+            raise ParameterError("give either --scale or --size for bilinear upsampling")
+        if size is not None:
+            resample.check_pixel_limit(size, max_pixels)
+        return Task(process, {"method": "bilinear", "size": size, "scale": scale,
+                              "align_corners": align_corners, "max_pixels": max_pixels})
+    if size is not None:
+        raise ParameterError("--size applies to --method bilinear; a transposed convolution's size follows from --scale/--stride")
+    if align_corners:
+        raise ParameterError("--align-corners applies to --method bilinear")
+    kernel_name = kernel_name or "bilinear"
+    dilation = 1 if dilation is None else dilation
+    kernel, stride, padding, output_padding = _transposed(
+        scale, kernel_name, stride, padding, output_padding, dilation, normalize_kernel
+    )
+    if not normalize_border and not quiet and resample.uneven_overlap(kernel, stride, dilation):
+        click.echo(
+            f"deblur: warning: kernel {_size_text(kernel.shape)} at stride {stride} overlaps unevenly "
+            "(size not a multiple of the stride): expect checkerboard artefacts; --normalize-border evens them out",
+            err=True,
+        )
+    return Task(process, {"method": "transposed", "kernel": kernel, "kernel_name": kernel_name, "stride": stride,
+                          "padding": padding, "output_padding": output_padding, "dilation": dilation,
+                          "normalize_border": normalize_border, "max_pixels": max_pixels})
