@@ -367,6 +367,46 @@ def _reach(n_in, n_out, k, s, p):
     return ((offset % s == 0) & (offset >= 0) & (offset // s < n_in)).astype(np.float32)
 
 
+class _BorderWeights:
+    """Divides each phase of the output by the transposed convolution of an all-ones image.
+
+    That response is ``reach_y @ kernel @ reach_x.T``. Away from the borders it is the
+    sum of the phase's kernel piece, which is folded into the piece (the pieces are
+    changed in place), so only the rows and columns that some tap reaches from outside
+    the image are corrected, strip by strip. Where the response is 0 the output is 0.
+    """
+
+    def __init__(self, in_shape, kernel, stride, padding, rows, cols, phase_shape, pieces):
+        (sy, sx), (qy, qx) = stride, phase_shape
+        self.sy = sy
+        self.reach_y = _reach(in_shape[0], qy * sy, kernel.shape[0], sy, padding[0])
+        reach_x = _reach(in_shape[1], qx * sx, kernel.shape[1], sx, padding[1])
+        self.spread_x = [kernel @ reach_x[rx::sx].T for rx in range(sx)]
+        self.inner_y = [self.reach_y[ry::sy].sum(axis=1) == ty for ry, (_, _, ty) in enumerate(rows)]
+        self.border_x = [np.flatnonzero(reach_x[rx::sx].sum(axis=1) != tx) for rx, (_, _, tx) in enumerate(cols)]
+        self.sums = {key: float(piece.sum(dtype=np.float64)) for key, piece in pieces.items()}
+        for key, piece in pieces.items():
+            if self.sums[key] != 0:
+                piece /= np.float32(self.sums[key])
+
+    def _correct(self, part, ry, rx, q0, at_rows, at_cols):
+        weights = self.reach_y[(q0 + at_rows) * self.sy + ry] @ self.spread_x[rx][:, at_cols]
+        factor = np.zeros_like(weights)
+        np.divide(self.sums[ry, rx] or 1.0, weights, out=factor, where=weights != 0)
+        part[np.ix_(at_rows, at_cols)] *= factor[:, :, None]
+
+    def __call__(self, part, ry, rx, q0):
+        """Correct ``part``, phase (ry, rx) for phase rows q0, q0 + 1, ..."""
+        inner = self.inner_y[ry][q0 : q0 + part.shape[0]]
+        if self.sums[ry, rx] == 0:  # nothing was folded into the piece: correct everywhere
+            inner = np.zeros_like(inner)
+        border_rows, inner_rows = np.flatnonzero(~inner), np.flatnonzero(inner)
+        if border_rows.size:
+            self._correct(part, ry, rx, q0, border_rows, np.arange(part.shape[1]))
+        if inner_rows.size and self.border_x[rx].size:
+            self._correct(part, ry, rx, q0, inner_rows, self.border_x[rx])
+
+
 def _polyphase(x, kernel, stride, padding, out_size, normalize):
     """Transposed convolution of (H, W, C) x by a (dilated) kernel, cropped to out_size."""
     import cv2
@@ -384,37 +424,7 @@ def _polyphase(x, kernel, stride, padding, out_size, normalize):
         for rx, (_, bx, tx) in enumerate(cols)
         if ty and tx
     }
-    if normalize:
-        # Divide by the transposed convolution of an all-ones image, reach_y @ kernel @ reach_x.T.
-        # Away from the borders it is the sum of the phase's piece, folded into the piece;
-        # only rows and columns that some tap reaches from outside the image need more.
-        reach_y = _reach(x.shape[0], qy * sy, kernel.shape[0], sy, py)
-        reach_x = _reach(x.shape[1], qx * sx, kernel.shape[1], sx, px)
-        spread_x = [kernel @ reach_x[rx::sx].T for rx in range(sx)]
-        inner_y = [reach_y[ry::sy].sum(axis=1) == ty for ry, (_, _, ty) in enumerate(rows)]
-        inner_x = [reach_x[rx::sx].sum(axis=1) == tx for rx, (_, _, tx) in enumerate(cols)]
-        divisors = {key: float(piece.sum(dtype=np.float64)) for key, piece in pieces.items()}
-        for key, piece in pieces.items():
-            if divisors[key] != 0:
-                piece /= np.float32(divisors[key])
-
-    def renormalize(part, ry, rx, q0):
-        def fix(at_rows, at_cols):
-            weights = reach_y[(q0 + at_rows) * sy + ry] @ spread_x[rx][:, at_cols]
-            factor = np.zeros_like(weights)
-            np.divide(divisors[ry, rx] or 1.0, weights, out=factor, where=weights != 0)
-            part[np.ix_(at_rows, at_cols)] *= factor[:, :, None]
-
-        inner = inner_y[ry][q0 : q0 + part.shape[0]]
-        if divisors[ry, rx] == 0:  # nothing folded into the piece: correct everywhere
-            inner = np.zeros_like(inner)
-        border_rows, inner_rows = np.flatnonzero(~inner), np.flatnonzero(inner)
-        border_cols = np.flatnonzero(~inner_x[rx])
-        if border_rows.size:
-            fix(border_rows, np.arange(qx))
-        if inner_rows.size and border_cols.size:
-            fix(inner_rows, border_cols)
-
+    fix = _BorderWeights(x.shape[:2], kernel, stride, padding, rows, cols, (qy, qx), pieces) if normalize else None
     tallest = max([ty for _, _, ty in rows] + [1])
     widest = max([tx for _, _, tx in cols] + [1])
     strip = max(1, min(qy, _STRIP_BYTES // (4 * c * (qx + widest))))
@@ -428,8 +438,8 @@ def _polyphase(x, kernel, stride, padding, out_size, normalize):
                 for rx, (ax, _, tx) in enumerate(cols):
                     if (ry, rx) in pieces:
                         part = _correlate(x, pieces[ry, rx], (ay - ty + 1 + q0, q1 - q0), (ax - tx + 1, qx), buffers[rx])
-                        if normalize:
-                            renormalize(part, ry, rx, q0)
+                        if fix is not None:
+                            fix(part, ry, rx, q0)
                     else:
                         part = buffers[rx][: q1 - q0, :qx]
                         part[...] = 0.0

@@ -119,7 +119,7 @@ def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, n
               help="Transposed: FCN bilinear kernel, nearest (ones), or a .npy/.csv/.txt/greyscale image file. [default: bilinear]")
 @click.option("--stride", type=int, default=None, help="Transposed: stride [default: --scale].")
 @click.option("--padding", type=int, default=None, help="Transposed: rows/columns cropped on every side [default: output = stride x input].")
-@click.option("--output-padding", type=int, default=None, help="Transposed: rows/columns added at the bottom/right [default: as --padding].")
+@click.option("--output-padding", type=int, default=None, help="Transposed: rows/columns added at the bottom/right [default: 0 with --padding, else output = stride x input].")
 @click.option("--dilation", type=int, default=None, help="Transposed: spacing of the kernel taps [default: 1].")
 @click.option("--normalize-border", is_flag=True,
               help="Transposed: divide by the response to an all-ones image, so flat areas stay flat up to the borders.")
