@@ -46,6 +46,7 @@ _K1, _K2 = 0.01, 0.03
 _LUMA_OFFSET = 16.0
 _LUMA_WEIGHTS = (65.481, 128.553, 24.966)  # BT.601 luma on the 0..255 scale, r,g,b in [0, 1]
 _CHANNELS = ("all", "y")
+_STRIP_ELEMENTS = 1 << 17  # samples per strip of the one-pass statistics
 
 
 def _nominal_range(dtype):
@@ -143,22 +144,13 @@ def _prepare(reference, image, channel, crop_border, data_range):
     )
 
 
-def _difference(a, b):
-    return a.astype(np.float64) - b.astype(np.float64)
-
-
-def _mse(difference):
-    return float(np.mean(np.square(difference)))
-
-
-def _pixel_max(difference):
-    """Largest absolute difference at each pixel, over the channels."""
-    difference = np.abs(difference)
-    if difference.ndim == 2:
-        return difference
-    largest = difference[..., 0].copy()
-    for channel in range(1, difference.shape[2]):  # faster than max(axis=2) on a short axis
-        np.maximum(largest, difference[..., channel], out=largest)
+def _pixel_max(abs_difference):
+    """Largest absolute difference at each pixel, over the channels (a new array)."""
+    if abs_difference.ndim == 2:
+        return abs_difference.copy()
+    largest = abs_difference[..., 0].copy()
+    for channel in range(1, abs_difference.shape[2]):  # faster than max(axis=2) on a short axis
+        np.maximum(largest, abs_difference[..., channel], out=largest)
     return largest
 
 
@@ -174,55 +166,103 @@ def _gaussian_window():
     return (kernel / kernel.sum()).astype(np.float32)
 
 
-def _ssim_map_mean(a, b, data_range):
-    """Mean SSIM over the interior of (H, W) or (H, W, C) arrays (all channels pooled)."""
+def _ssim_slab(a, b, data_range, buffers, kernel):
+    """The SSIM index map of rows of (H, W) or (H, W, C) samples, in six float32 buffers.
+
+    With s = a + b and d = a - b, 2 mu_a mu_b = (mu_s^2 - mu_d^2) / 2,
+    mu_a^2 + mu_b^2 = (mu_s^2 + mu_d^2) / 2, 2 cov = (var_s - var_d) / 2 and
+    var_a + var_b = (var_s + var_d) / 2: four windowed means instead of five. s is
+    centred on R (its mid-range) so that E[s^2] - E[s]^2 loses little to cancellation in
+    float32; d needs no centring. Every step writes into a buffer: fresh arrays would
+    cost more in page faults than the arithmetic.
+    """
     import cv2
 
-    kernel = _gaussian_window()
+    s, d, mu_s, mu_d, var_s, var_d = buffers
 
-    def window_mean(x):
-        return cv2.sepFilter2D(x, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT)
+    def window_mean(source, destination):
+        return cv2.sepFilter2D(source, -1, kernel, kernel, dst=destination, borderType=cv2.BORDER_REFLECT)
 
-    # float32 throughout; centring on R/2 keeps the E[x^2] - E[x]^2 cancellation small
-    # (the result stays within ~1e-5 of a float64 computation for data in [0, R]).
-    # The arithmetic is in place: it costs as much as the filtering otherwise.
-    centre = np.float32(data_range / 2)
-    x = np.subtract(a, centre, dtype=np.float32)
-    y = np.subtract(b, centre, dtype=np.float32)
-    mu_x = window_mean(x)
-    mu_y = window_mean(y)
-    var_x = window_mean(x * x)
-    var_x -= np.square(mu_x)
-    var_y = window_mean(y * y)
-    var_y -= np.square(mu_y)
-    cov = window_mean(np.multiply(x, y, out=x))
-    mu_xy = mu_x * mu_y
-    cov -= mu_xy
-    mu_x += centre  # the SSIM luminance term needs the uncentred means
-    mu_y += centre
-    c1 = np.float32((_K1 * data_range) ** 2)
-    c2 = np.float32((_K2 * data_range) ** 2)
-    index = np.multiply(mu_x, mu_y, out=mu_xy)  # (2 mu_x mu_y + C1)(2 cov + C2)
-    index *= 2
-    index += c1
-    cov *= 2
-    cov += c2
-    index *= cov
-    denominator = np.square(mu_x, out=mu_x)  # (mu_x^2 + mu_y^2 + C1)(var_x + var_y + C2)
-    denominator += np.square(mu_y, out=mu_y)
-    denominator += c1
-    var_x += var_y
-    var_x += c2
-    denominator *= var_x
-    index /= denominator
-    inner = index[_RADIUS:-_RADIUS, _RADIUS:-_RADIUS]
-    return float(inner.mean(dtype=np.float64))
+    peak = np.float32(data_range)
+    c1 = np.float32(2 * (_K1 * data_range) ** 2)  # both sides of the ratio carry a factor 2
+    c2 = np.float32(2 * (_K2 * data_range) ** 2)
+    np.add(a, b, out=s, dtype=np.float32)
+    s -= peak
+    np.subtract(a, b, out=d, dtype=np.float32)
+    mu_s = window_mean(s, mu_s)
+    mu_d = window_mean(d, mu_d)
+    var_s = window_mean(np.square(s, out=s), var_s)
+    var_d = window_mean(np.square(d, out=d), var_d)
+    var_s -= np.square(mu_s, out=s)
+    var_d -= np.square(mu_d, out=d)  # d now holds mu_d^2
+    structure = np.subtract(var_s, var_d, out=s)  # 2 (2 cov + C2)
+    structure += c2
+    var_s += var_d  # 2 (var_a + var_b + C2)
+    var_s += c2
+    mu_s += peak  # back to the uncentred mean for the luminance term
+    np.square(mu_s, out=mu_s)
+    luminance = np.subtract(mu_s, d, out=var_d)  # 2 (2 mu_a mu_b + C1)
+    luminance += c1
+    mu_s += d  # 2 (mu_a^2 + mu_b^2 + C1)
+    mu_s += c1
+    luminance *= structure
+    mu_s *= var_s
+    luminance /= mu_s
+    return luminance
 
 
-def _ssim_prepared(a, b, data_range):
-    if min(a.shape[:2]) < SSIM_WINDOW:
-        return None
-    return _ssim_map_mean(a, b, data_range)
+def _statistics(a, b, data_range, *, differences=True, similarity=True, tolerance=0.0):
+    """One pass over two measured arrays, in horizontal strips.
+
+    Returns
+    -------
+    dict
+        ``mse``, ``max_abs_diff``, ``differing_pixels`` (with ``differences``) and
+        ``ssim`` (with ``similarity``; None for images under the window size).
+
+    Notes
+    -----
+    Strips keep the working buffers small (cache-resident, reused, no page faults)
+    whatever the image size. Differences are taken in float64, exact for integer
+    and float32 samples; the squares of integer differences sum exactly, so the MSE of
+    integer images is the same number as a whole-array mean. SSIM strips overlap by
+    the window radius; its mean runs over the pixels at least that far from the edge.
+    """
+    height, width = a.shape[:2]
+    per_row = a.size // height
+    r = _RADIUS
+    rows = max(16, _STRIP_ELEMENTS // per_row)
+    similarity = similarity and min(height, width) >= SSIM_WINDOW
+    if differences:
+        scratch = np.empty((rows, *a.shape[1:]), np.float64)
+    if similarity:
+        buffers = [np.empty((rows + 2 * r, *a.shape[1:]), np.float32) for _ in range(6)]
+        kernel = _gaussian_window()
+    squares = largest = ssim_sum = 0.0
+    differing = 0
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        if differences:
+            difference = np.subtract(a[top:bottom], b[top:bottom], out=scratch[:bottom - top], dtype=np.float64)
+            np.abs(difference, out=difference)
+            pixel_max = _pixel_max(difference)
+            largest = max(largest, float(pixel_max.max()))
+            differing += int(np.count_nonzero(pixel_max > tolerance))
+            squares += float(np.square(difference, out=difference).sum())
+        first, last = max(top, r), min(bottom, height - r)  # SSIM rows of this strip
+        if similarity and first < last:
+            count = last - first + 2 * r
+            index = _ssim_slab(a[first - r:last + r], b[first - r:last + r], data_range,
+                               [buffer[:count] for buffer in buffers], kernel)
+            ssim_sum += float(index[r:-r, r:-r].sum(dtype=np.float64))
+    result = {}
+    if differences:
+        result.update(mse=squares / a.size, max_abs_diff=largest, differing_pixels=differing)
+    if similarity:
+        result["ssim"] = ssim_sum / ((height - 2 * r) * (width - 2 * r) * (per_row // width))
+    else:
+        result["ssim"] = None
+    return result
 
 
 def psnr(reference, image, *, data_range=None, channel="all", crop_border=0):
@@ -256,7 +296,7 @@ def psnr(reference, image, *, data_range=None, channel="all", crop_border=0):
     .. [1] https://en.wikipedia.org/wiki/Peak_signal-to-noise_ratio
     """
     a, b, data_range = _prepare(reference, image, channel, crop_border, data_range)
-    return _psnr_from_mse(_mse(_difference(a, b)), data_range)
+    return _psnr_from_mse(_statistics(a, b, data_range, similarity=False)["mse"], data_range)
 
 
 def ssim(reference, image, *, data_range=None, channel="all", crop_border=0):
@@ -293,7 +333,7 @@ def ssim(reference, image, *, data_range=None, channel="all", crop_border=0):
        Transactions on Image Processing, 13(4), 600-612. :DOI:`10.1109/TIP.2003.819861`
     """
     a, b, data_range = _prepare(reference, image, channel, crop_border, data_range)
-    value = _ssim_prepared(a, b, data_range)
+    value = _statistics(a, b, data_range, differences=False)["ssim"]
     if value is None:
         raise InputError(
             f"image of {a.shape[1]}x{a.shape[0]} pixels (after cropping) is smaller than "
@@ -318,8 +358,8 @@ def max_abs_diff(reference, image, *, channel="all", crop_border=0):
     -------
     float
     """
-    a, b, _ = _prepare(reference, image, channel, crop_border, None)
-    return float(_pixel_max(_difference(a, b)).max())
+    a, b, data_range = _prepare(reference, image, channel, crop_border, None)
+    return _statistics(a, b, data_range, similarity=False)["max_abs_diff"]
 
 
 def count_differing(reference, image, tolerance=0.0, *, channel="all", crop_border=0):
@@ -340,8 +380,8 @@ def count_differing(reference, image, tolerance=0.0, *, channel="all", crop_bord
     -------
     int
     """
-    a, b, _ = _prepare(reference, image, channel, crop_border, None)
-    return int(np.count_nonzero(_pixel_max(_difference(a, b)) > tolerance))
+    a, b, data_range = _prepare(reference, image, channel, crop_border, None)
+    return _statistics(a, b, data_range, similarity=False, tolerance=tolerance)["differing_pixels"]
 
 
 def _values(image, scale):
@@ -354,9 +394,13 @@ def _values(image, scale):
     pixels = image.pixels
     if image.source_dtype.kind == "u":
         top = np.float32(np.iinfo(image.source_dtype).max)
-        stored = np.rint(np.clip(pixels, 0.0, 1.0) * top)
-        return stored if scale == top else stored * np.float32(scale / top)
-    return pixels.astype(np.float32) if scale == 1.0 else pixels * np.float32(scale)
+        stored = np.clip(pixels, 0.0, 1.0)
+        stored *= top
+        np.rint(stored, out=stored)
+        if scale != top:
+            stored *= np.float32(scale / top)
+        return stored
+    return pixels if scale == 1.0 else pixels * np.float32(scale)
 
 
 def abs_diff_map(reference, image, *, data_range=None):
@@ -378,7 +422,8 @@ def abs_diff_map(reference, image, *, data_range=None):
     a, b = _values(reference, scale), _values(image, scale)
     _check_same_shape(a, b)
     data_range = scale if data_range is None else float(data_range)
-    return (_pixel_max(_difference(a, b)) / data_range).astype(np.float32)
+    difference = np.subtract(a, b, dtype=np.float64)
+    return (_pixel_max(np.abs(difference, out=difference)) / data_range).astype(np.float32)
 
 
 def quality(reference, image, *, channel="all", crop_border=0, data_range=None, tolerance=0.0):
@@ -422,16 +467,14 @@ def quality(reference, image, *, channel="all", crop_border=0, data_range=None, 
         _values(reference, scale), _values(image, scale), channel, crop_border,
         scale if data_range is None else data_range,
     )
-    difference = _difference(a, b)
-    mse = _mse(difference)
-    value = _psnr_from_mse(mse, data_range)
-    similarity = _ssim_prepared(a, b, data_range)
-    difference = _pixel_max(difference)
+    measured = _statistics(a, b, data_range, tolerance=tolerance)
+    value = _psnr_from_mse(measured["mse"], data_range)
+    similarity = measured["ssim"]
     return {
         "psnr": value if math.isfinite(value) else None,
-        "identical": mse == 0,
+        "identical": measured["mse"] == 0,
         "ssim": similarity if similarity is not None and math.isfinite(similarity) else None,
-        "max_abs_diff": float(difference.max()),
-        "differing_pixels": int(np.count_nonzero(difference > tolerance)),
+        "max_abs_diff": measured["max_abs_diff"],
+        "differing_pixels": measured["differing_pixels"],
         "data_range": data_range,
     }

@@ -278,6 +278,8 @@ def command(reference, image, min_psnr, min_ssim, max_diff, channel, crop_border
     settings = _Settings(channel.lower(), crop_border, data_range, tolerance, min_psnr, min_ssim,
                          max_diff, diff_gain, overwrite, max_pixels)
     pairs = _plan(reference, image, diff_path, overwrite)
+    import cv2  # noqa: F401  (the codecs load now, not inside the first pair's seconds)
+    import imageio.v3  # noqa: F401
     results = _run(pairs, settings, jobs or os.cpu_count() or 1)
     records = [record for record, _ in results]
     outcomes = [outcome for _, outcome in results]
