@@ -98,7 +98,7 @@ def without_timing(report_text):
 def test_same_batch_twice_gives_identical_bytes(run, tmp_path):
     inputs = make_inputs(tmp_path / "in", 8)
     runs = []
-    for name in ("one", "two"):
+    for name in ("run_a", "run_b"):
         out = tmp_path / name
         report = tmp_path / f"{name}.json"
         assert run("convert", inputs, "--out-dir", out, "--report", report, "--jobs", 2).exit_code == 0
