@@ -179,6 +179,15 @@ def test_ssim_equals_skimage_on_hard_cases(a, b):
     assert abs(ssim(a, b) - sk_ssim(a, b, 255)) <= 1e-4
 
 
+@pytest.mark.parametrize("height", [37, 43, 49])
+def test_psnr_and_ssim_are_exact_across_strip_boundaries(height):
+    # 8192 samples a row make 16-row strips: several strips, a last one of 5, 11 or 1 rows
+    a, b = pair(np.uint8, (height, 8192), noise=0.05)
+    assert abs(psnr(a, b) - peak_signal_noise_ratio(a, b)) <= 1e-9
+    assert abs(ssim(a, b) - sk_ssim(a, b, 255)) <= 1e-4
+    assert max_abs_diff(a, b) == np.abs(a.astype(int) - b.astype(int)).max()
+
+
 def test_ssim_of_identical_images_is_one():
     a, _ = pair(np.uint8, (32, 32, 3))
     assert ssim(a, a) == pytest.approx(1.0, abs=1e-6)
