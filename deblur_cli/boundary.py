@@ -7,11 +7,15 @@ remedies, by name:
 ``periodic``
     Nothing is done; the transform runs on the image as it is (MATLAB ``deconvwnr``).
 ``reflect``
-    The image is mirrored (``cba|abc``) into a margin of at least the PSF's size on
-    every side, and the margin is faded with a raised cosine towards the image's mean,
-    reached half-way between opposite edges. The canvas is then smooth across its
-    periodic wrap, and the mirrored data next to each edge is close to what the camera
-    saw there. The canvas size is a fast DFT length; the result is cropped back.
+    The image is mirrored (``cba|abc``) into a margin of twice the PSF's size on every
+    side. Given the PSF, the margin is blurred once more by it, so that it holds what
+    the camera would have recorded of the mirrored scene (a mirrored record is blurred
+    by the mirrored PSF, which differs for motion blur), and the image's own edge band,
+    half the PSF wide, where light from outside the frame makes the record inconsistent
+    with any inside scene, is blended linearly into that re-blurred canvas. The margin is
+    then faded with a raised cosine to the mean of the image's edge pixels, reached half-way between
+    opposite edges, so the canvas is smooth across its periodic wrap. Its size is a fast
+    DFT length; the result is cropped back to the image.
 ``edgetaper``
     MATLAB's ``edgetaper``: the image is blended with a circularly blurred copy of
     itself, with weights from the autocorrelation of the PSF's projections, so its
@@ -52,28 +56,83 @@ def _gap_window(size, before, after):
     return window
 
 
-def _reflect_canvas(image, psf_shape):
+def _edge_ramp(length, reach):
+    """Weights along one image axis: 0 at both edges, rising linearly to 1 at ``reach``."""
+    index = np.arange(length, dtype=np.float32)
+    return np.minimum(np.minimum(index, index[::-1]) / np.float32(reach), 1).astype(np.float32)
+
+
+def _bands(start, length, reach, size):
+    """Split the canvas axis into (first band, middle, last band) around the image's edges."""
+    first = start + min(reach, length // 2)
+    last = max(start + length - reach, first)
+    return np.s_[:first], np.s_[first:last], np.s_[last:size]
+
+
+def _blurred_block(canvas, rows, cols, psf):
+    """``psf`` convolved with ``canvas`` over ``canvas[rows, cols]``, with the context it needs."""
+    from .blur import blur
+
+    ry, rx = psf.shape[0] // 2, psf.shape[1] // 2
+    r0, r1 = max(rows.start - ry, 0), min(rows.stop + ry, canvas.shape[0])
+    c0, c1 = max(cols.start - rx, 0), min(cols.stop + rx, canvas.shape[1])
+    block = blur(canvas[r0:r1, c0:c1], psf)
+    return block[rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
+
+
+def _mirror_index(offsets, length):
+    """Indices that mirror ``cba|abc`` (repeatedly, for offsets beyond the length)."""
+    folded = np.mod(offsets, 2 * length)
+    return np.where(folded < length, folded, 2 * length - 1 - folded)
+
+
+def _reflect_canvas(image, psf_shape, psf):
     height, width = image.shape[:2]
     kh, kw = psf_shape
-    rows = _fast_length(height + 2 * kh)
-    cols = _fast_length(width + 2 * kw)
+    rows = _fast_length(height + 4 * kh)
+    cols = _fast_length(width + 4 * kw)
     top, left = (rows - height) // 2, (cols - width) // 2
     bottom, right = rows - height - top, cols - width - left
-    pads = [(top, bottom), (left, right)] + [(0, 0)] * (image.ndim - 2)
-    canvas = np.pad(image, pads, mode="symmetric")
-    level = image.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
-    wy = _gap_window(rows, top, bottom)
-    wx = _gap_window(cols, left, right)
+    canvas = np.empty((rows, cols) + image.shape[2:], dtype=np.float32)
+    crop = (np.s_[top : top + height], np.s_[left : left + width])
+    canvas[crop] = image
+    above, below = np.s_[:top], np.s_[top + height :]
+    canvas[above, crop[1]] = image[_mirror_index(np.arange(-top, 0), height)]
+    canvas[below, crop[1]] = image[_mirror_index(np.arange(height, height + bottom), height)]
+    canvas[:, :left] = canvas[:, left + _mirror_index(np.arange(-left, 0), width)]
+    canvas[:, left + width :] = canvas[:, left + _mirror_index(np.arange(width, width + right), width)]
     extra = (None,) * (image.ndim - 2)
-    # Only the margins change: full-width bands above and below, then the side bands.
-    for band in (np.s_[:top], np.s_[top + height :]):
-        weight = (wy[band, None] * wx[None, :])[(...,) + extra]
-        canvas[band] = level + weight * (canvas[band] - level)
-    middle = np.s_[top : top + height]
-    for band in (np.s_[:left], np.s_[left + width :]):
-        weight = wx[band][(None, slice(None)) + extra]
-        canvas[middle, band] = level + weight * (canvas[middle, band] - level)
-    return canvas, (np.s_[top : top + height], np.s_[left : left + width])
+    edges = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    level = edges.mean(axis=0, dtype=np.float64).astype(np.float32)
+    # Per axis: the fade of the margins (1 on the image) and the ramp that blends the image's
+    # edge band into the re-blurred canvas (0 in the margins); the band reaches half the
+    # PSF plus one pixel.
+    fade_y, fade_x = _gap_window(rows, top, bottom), _gap_window(cols, left, right)
+    ramp_y, ramp_x = np.zeros(rows, np.float32), np.zeros(cols, np.float32)
+    reach_y, reach_x = (kh // 2 + 1, kw // 2 + 1) if psf is not None else (0, 0)
+    ramp_y[crop[0]] = _edge_ramp(height, reach_y) if reach_y else 1
+    ramp_x[crop[1]] = _edge_ramp(width, reach_x) if reach_x else 1
+    first_y, middle_y, last_y = _bands(top, height, reach_y, rows)
+    first_x, middle_x, last_x = _bands(left, width, reach_x, cols)
+    # Only these blocks change; the image's core stays as it is.
+    blocks = [(first_y, np.s_[:]), (last_y, np.s_[:]), (middle_y, first_x), (middle_y, last_x)]
+    updates = []
+    for band_rows, band_cols in blocks:
+        band_rows = slice(*band_rows.indices(rows)[:2])
+        band_cols = slice(*band_cols.indices(cols)[:2])
+        if band_rows.stop <= band_rows.start or band_cols.stop <= band_cols.start:
+            continue
+        original = canvas[band_rows, band_cols]
+        # With the PSF, the margin is re-blurred by it: what the camera would have recorded
+        # of the mirrored scene, rather than a mirrored record of it.
+        source = original if psf is None else _blurred_block(canvas, band_rows, band_cols, psf)
+        fade = (fade_y[band_rows, None] * fade_x[None, band_cols])[(...,) + extra]
+        ramp = (ramp_y[band_rows, None] * ramp_x[None, band_cols])[(...,) + extra]
+        # In the margins ramp = 0, in the image fade = 1: one expression serves both.
+        updates.append((band_rows, band_cols, level + fade * (source + ramp * (original - source) - level)))
+    for band_rows, band_cols, values in updates:
+        canvas[band_rows, band_cols] = values
+    return canvas, crop
 
 
 def edgetaper(pixels, psf):
@@ -151,11 +210,13 @@ def extend(pixels, psf_shape, mode, *, psf=None):
     pixels : ndarray
         Image, (H, W) or (H, W, C).
     psf_shape : tuple of int
-        (h, w) of the PSF; sets the margins of ``reflect``.
+        (h, w) of the PSF; sets the margins of ``reflect`` (twice the size per side).
     mode : {"reflect", "periodic", "edgetaper"}
         See the module's description.
     psf : ndarray, optional
-        The PSF itself; needed by ``edgetaper`` only.
+        The PSF itself. Needed by ``edgetaper``; with ``reflect``, it re-blurs the
+        margins and blends the image's edge band (without it, the margins are plain
+        mirrored copies, faded).
 
     Returns
     -------
@@ -178,7 +239,7 @@ def extend(pixels, psf_shape, mode, *, psf=None):
     if mode == "periodic":
         return image, whole
     if mode == "reflect":
-        return _reflect_canvas(image, tuple(psf_shape))
+        return _reflect_canvas(image, tuple(psf_shape), None if psf is None else np.asarray(psf, np.float32))
     if mode == "edgetaper":
         if psf is None:
             raise ParameterError("boundary 'edgetaper' needs the PSF itself")

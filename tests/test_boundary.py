@@ -30,7 +30,7 @@ def test_reflect_canvas_holds_the_image_and_is_smooth_across_the_wrap(image, psf
     assert np.array_equal(canvas[crop], image)
     for axis, k in enumerate(psf_shape):
         size = canvas.shape[axis]
-        assert size >= image.shape[axis] + 2 * k
+        assert size >= image.shape[axis] + 4 * k
         assert scipy.fft.next_fast_len(size, real=True) == size
     if psf_shape[0] >= 9:  # wide margins: next to the edge the fade has barely begun
         top, bottom = crop[0].start, crop[0].stop
@@ -42,11 +42,11 @@ def test_reflect_canvas_holds_the_image_and_is_smooth_across_the_wrap(image, psf
     assert wrap_jump < 0.1 * image_jump
 
 
-def test_reflect_margin_fades_to_the_mean(image):
+def test_reflect_margin_fades_to_the_mean_of_the_edges(image):
     canvas, crop = extend(image, (21, 21), "reflect")
     rows, cols = crop
     middle_row = (rows.stop + canvas.shape[0] + rows.start) // 2 % canvas.shape[0]
-    np.testing.assert_allclose(canvas[middle_row, cols], np.broadcast_to(image.mean(axis=(0, 1)), (70, 3)), atol=0.02)
+    np.testing.assert_allclose(canvas[middle_row, cols], np.broadcast_to(np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).mean(axis=0), (70, 3)), atol=0.02)
 
 
 def test_edgetaper_edges_are_the_circular_blur_and_the_centre_is_untouched(image):
@@ -76,3 +76,23 @@ def test_edgetaper_needs_a_psf_smaller_than_half_the_image(image):
         extend(image, (3, 3), "edgetaper")
     with pytest.raises(ParameterError, match="unknown boundary"):
         extend(image, (3, 3), "wrap")
+
+
+def test_reflect_with_a_psf_reblurs_the_margin_and_blends_the_edge_band(image):
+    kernel = motion(9, 30)
+    canvas, crop = extend(image, kernel.shape, "reflect", psf=kernel)
+    rows, cols = crop
+    height, width = image.shape[:2]
+    mirrored = np.pad(image, [(rows.start, canvas.shape[0] - rows.stop), (cols.start, canvas.shape[1] - cols.stop), (0, 0)],
+                      mode="symmetric").astype(np.float64)
+    reblurred = np.stack([scipy.ndimage.convolve(mirrored[..., c], kernel.astype(np.float64), mode="reflect")
+                          for c in range(3)], axis=2)
+    # the image's edge rows and columns are the re-blurred canvas, its core is untouched
+    np.testing.assert_allclose(canvas[rows.start, cols], reblurred[rows.start, cols], atol=1e-5)
+    np.testing.assert_allclose(canvas[rows, cols.stop - 1], reblurred[rows, cols.stop - 1], atol=1e-5)
+    reach_y, reach_x = kernel.shape[0] // 2 + 1, kernel.shape[1] // 2 + 1
+    np.testing.assert_array_equal(canvas[rows, cols][reach_y:-reach_y, reach_x:-reach_x],
+                                  image[reach_y:-reach_y, reach_x:-reach_x])
+    # just outside the image, where the fade has barely begun, the margin is the re-blurred mirror
+    np.testing.assert_allclose(canvas[rows.start - 1, cols], reblurred[rows.start - 1, cols], atol=0.02)
+    assert canvas.shape[0] >= height + 4 * kernel.shape[0] and canvas.shape[1] >= width + 4 * kernel.shape[1]

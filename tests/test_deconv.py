@@ -1,0 +1,167 @@
+"""Wiener deconvolution against its closed formula and on worked restorations."""
+
+import numpy as np
+import pytest
+import scipy.ndimage
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deblur_cli.blur import blur
+from deblur_cli.deconv import wiener
+from deblur_cli.errors import InputError, ParameterError
+from deblur_cli.psf import defocus, gaussian, motion
+
+L_SHAPE = np.zeros((9, 9), np.float32)
+L_SHAPE[1:8, 2] = 1  # a vertical bar ...
+L_SHAPE[7, 2:8] = 1  # ... and a horizontal foot: no symmetry at all
+L_SHAPE /= L_SHAPE.sum()
+
+
+def _psnr(reference, image):
+    mse = np.mean((reference.astype(np.float64) - image) ** 2)
+    return 10 * np.log10(1.0 / mse)
+
+
+def _scene(shape, seed=0):
+    """Smooth random content with edges, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    noise = rng.random(shape)
+    smooth = scipy.ndimage.gaussian_filter(noise, sigma=(2, 2) + (0,) * (len(shape) - 2))
+    blocks = (np.indices(shape[:2]).sum(axis=0) // 11 % 2).astype(np.float64)
+    if len(shape) == 3:
+        blocks = blocks[..., None]
+    scene = 0.5 * (smooth - smooth.min()) / np.ptp(smooth) + 0.5 * blocks
+    return scene.astype(np.float32)
+
+
+def _photo(shape, seed=0):
+    """A crop of scikit-image's camera (grey) or astronaut (RGB) photograph, in [0, 1]."""
+    from skimage import data
+
+    source = data.camera() if len(shape) == 2 else data.astronaut()
+    top, left = 60 + 37 * seed % 200, 120 + 53 * seed % 200
+    return (source[top : top + shape[0], left : left + shape[1]] / 255).astype(np.float32)
+
+
+def _circular_blur(image, kernel):
+    axes = (0, 1)
+    padded = np.zeros(image.shape[:2])
+    padded[: kernel.shape[0], : kernel.shape[1]] = kernel
+    padded = np.roll(padded, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), axis=axes)
+    otf = np.fft.fft2(padded)
+    if image.ndim == 3:
+        otf = otf[..., None]
+    return np.real(np.fft.ifft2(np.fft.fft2(image, axes=axes) * otf, axes=axes)), otf
+
+
+def _closed_form(blurred, kernel, nsr, reg_power=1.0):
+    _, otf = _circular_blur(blurred, kernel)
+    spectrum = np.fft.fft2(blurred, axes=(0, 1))
+    return np.real(np.fft.ifft2(np.conj(otf) * spectrum / (np.abs(otf) ** 2 + nsr * reg_power), axes=(0, 1)))
+
+
+@pytest.mark.parametrize("kernel", [motion(11, 30), defocus(3), L_SHAPE])
+@pytest.mark.parametrize("nsr", [1e-3, 0.05])
+def test_periodic_is_the_closed_formula(kernel, nsr):
+    blurred = blur(_scene((60, 72, 3)), kernel, noise_sigma=0.01, seed=1)
+    result = wiener(blurred, kernel, nsr, boundary="periodic")
+    assert result.dtype == np.float32 and result.shape == blurred.shape
+    np.testing.assert_allclose(result, _closed_form(blurred.astype(np.float64), kernel, nsr), atol=1e-5)
+
+
+def test_laplacian_regulariser_is_the_closed_formula():
+    blurred = blur(_scene((64, 50)), defocus(2.5), noise_sigma=0.01, seed=2)
+    laplacian = np.zeros((64, 50))
+    laplacian[[0, 0, 0, 1, -1], [0, 1, -1, 0, 0]] = [-4, 1, 1, 1, 1]
+    reg_power = np.abs(np.fft.fft2(laplacian)) ** 2
+    result = wiener(blurred, defocus(2.5), 0.02, reg="laplacian", boundary="periodic")
+    expected = _closed_form(blurred.astype(np.float64), defocus(2.5), 0.02, reg_power)
+    np.testing.assert_allclose(result, expected, atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.4, 0.8), st.sampled_from([(32, 40), (33, 31), (24, 24, 3)]))
+def test_noise_free_circular_blur_is_inverted(seed, sigma, shape):
+    truth = np.random.default_rng(seed).random(shape).astype(np.float32)
+    blurred, _ = _circular_blur(truth.astype(np.float64), gaussian(sigma))
+    restored = wiener(blurred.astype(np.float32), gaussian(sigma), 1e-8, boundary="periodic")
+    assert _psnr(truth, restored) > 50
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "periodic", "edgetaper"])
+def test_asymmetric_psf_restores_without_shift(boundary):
+    truth = _photo((96, 96))
+    if boundary == "periodic":  # the periodic model holds for a circular blur only
+        blurred = _circular_blur(truth, L_SHAPE)[0].astype(np.float32)
+    else:
+        blurred = blur(truth, L_SHAPE, noise_sigma=0.001, seed=3)
+    restored = wiener(blurred, L_SHAPE, 1e-3, boundary=boundary)
+    a = truth - truth.mean()
+    b = restored - restored.mean()
+    correlation = np.real(np.fft.ifft2(np.fft.fft2(a) * np.conj(np.fft.fft2(b))))
+    peak = np.unravel_index(np.argmax(correlation), correlation.shape)
+    assert peak == (0, 0)
+    if boundary == "reflect":
+        assert _psnr(truth, restored) > _psnr(truth, blurred) + 3
+
+
+@pytest.mark.parametrize("kernel", [motion(15, 30), defocus(4), gaussian(2)])
+def test_reflect_beats_periodic_on_camera_like_borders(kernel):
+    # Blur a larger scene and keep its centre: the borders hold light from outside the frame.
+    scene = _photo((140, 140, 3), seed=4)
+    blurred = blur(scene, kernel, noise_sigma=0.002, seed=5)[20:-20, 20:-20]
+    truth = scene[20:-20, 20:-20]
+    reflect = _psnr(truth, np.clip(wiener(blurred, kernel, 3e-3), 0, 1))
+    periodic = _psnr(truth, np.clip(wiener(blurred, kernel, 3e-3, boundary="periodic"), 0, 1))
+    assert reflect > periodic + 2
+    assert reflect > _psnr(truth, blurred) + 2
+
+
+def test_channels_are_independent_and_match_grey():
+    blurred = blur(_scene((40, 56, 3), seed=6), motion(7, 60), noise_sigma=0.005, seed=7)
+    colour = wiener(blurred, motion(7, 60), 0.01)
+    grey = wiener(blurred[..., 1], motion(7, 60), 0.01)
+    np.testing.assert_allclose(colour[..., 1], grey, atol=1e-6)
+
+
+def test_auto_nsr_uses_gcv_on_the_same_canvas(monkeypatch):
+    import deblur_cli.estimate
+
+    seen = {}
+
+    def fake_gcv(spectrum_power, otf_power, reg_power, **kwargs):
+        seen.update(spectrum=spectrum_power.shape, otf=otf_power.shape, kwargs=kwargs)
+        return 0.0123
+
+    monkeypatch.setattr(deblur_cli.estimate, "gcv_nsr", fake_gcv)
+    blurred = blur(_scene((40, 56, 3), seed=8), defocus(2), noise_sigma=0.01, seed=9)
+    result, nsr = wiener(blurred, defocus(2), "auto", return_nsr=True)
+    assert nsr == 0.0123
+    assert seen["spectrum"][:2] == seen["otf"] and seen["spectrum"][2] == 3
+    np.testing.assert_allclose(result, wiener(blurred, defocus(2), 0.0123), atol=1e-6)
+
+
+def test_auto_nsr_is_close_to_the_best_nsr():
+    scene = _scene((96, 96), seed=10)
+    blurred = blur(scene, defocus(3), noise_sigma=0.01, seed=11)
+    restored, nsr = wiener(blurred, defocus(3), "auto", return_nsr=True)
+    best = max(_psnr(scene, wiener(blurred, defocus(3), v)) for v in np.geomspace(1e-4, 1e-1, 13))
+    assert 1e-5 < nsr < 1 and _psnr(scene, restored) > best - 1.5
+
+
+@pytest.mark.parametrize("nsr", [0, -1, float("nan"), float("inf"), "lots"])
+def test_bad_nsr(nsr):
+    with pytest.raises(ParameterError):
+        wiener(np.zeros((16, 16), np.float32), defocus(1), nsr)
+
+
+def test_bad_options_and_psfs():
+    image = np.zeros((16, 16), np.float32)
+    with pytest.raises(ParameterError, match="regulariser"):
+        wiener(image, defocus(1), 0.1, reg="tv")
+    with pytest.raises(ParameterError, match="boundary"):
+        wiener(image, defocus(1), 0.1, boundary="zero")
+    with pytest.raises(InputError, match="larger than the image"):
+        wiener(image, motion(31, 0), 0.1)
+    with pytest.raises(InputError, match="NaN"):
+        wiener(image, np.full((3, 3), np.nan), 0.1)
