@@ -61,7 +61,7 @@ def motion(length, angle):
     _check_finite("motion length", length)
     _check_finite("motion angle", angle)
     if length < 1:
-        raise ParameterError(f"motion length must be >= 1 pixel, got {length}")
+        raise ParameterError(f"motion length must be >= 1 pixel, got {length:g}")
     half = (length - 1) / 2
     phi = math.radians(math.fmod(angle, 180.0) % 180.0)
     cos, sin = math.cos(phi), math.sin(phi)
@@ -131,7 +131,7 @@ def defocus(radius):
     """
     _check_finite("defocus radius", radius)
     if radius <= 0:
-        raise ParameterError(f"defocus radius must be > 0 pixels, got {radius}")
+        raise ParameterError(f"defocus radius must be > 0 pixels, got {radius:g}")
     half = max(math.ceil(radius - 0.5), 0)
     rows, cols = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
     area = _disk_area(float(radius), cols - 0.5, cols + 0.5, rows - 0.5, rows + 0.5)
@@ -161,7 +161,7 @@ def gaussian(sigma):
     """
     _check_finite("gaussian sigma", sigma)
     if sigma <= 0:
-        raise ParameterError(f"gaussian sigma must be > 0 pixels, got {sigma}")
+        raise ParameterError(f"gaussian sigma must be > 0 pixels, got {sigma:g}")
     half = max(math.ceil(4 * sigma), 1)
     t = np.arange(-half, half + 1, dtype=np.float64)
     line = np.exp(-0.5 * (t / sigma) ** 2)

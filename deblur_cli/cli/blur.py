@@ -1,0 +1,67 @@
+"""``deblur blur``: the forward model, to make test images with known blur and noise."""
+
+import click
+
+from .psf import PSF_OPTIONS, psf_options
+from .runner import Task, image_command
+
+
+def image_seed(seed, path):
+    """Noise seed of one image: from the run's seed and the input's file name only.
+
+    So a batch gives the same bytes however it is split into shards or jobs, and a
+    rerun gives the same bytes.
+    """
+    import hashlib
+    import os
+
+    name = os.path.basename(str(path)) if path is not None else ""
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def process(image, *, psf, psf_info, noise, seed):
+    """Blur one image's colour channels (alpha untouched) and add noise."""
+    from ..blur import blur
+
+    derived = image_seed(seed, image.path) if noise > 0 else None
+    pixels = blur(image.pixels, psf, noise_sigma=noise, seed=derived)
+    info = {"psf": psf_info, "noise": noise}
+    if derived is not None:
+        info["seed"] = seed
+        info["image_seed"] = derived
+    return image.with_pixels(pixels), info
+
+
+@image_command(writes_images=True, default_suffix="_blurred")
+@psf_options
+@click.option("--noise", type=float, default=0.0, show_default=True, metavar="SIGMA",
+              help="Standard deviation of added Gaussian noise, as a fraction of full range (e.g. 0.01).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the noise. Each image's noise comes from this seed and its file name, so "
+                   "batches, shards and reruns give identical files. [default: a random seed, shown with -v]")
+def command(motion, defocus, gaussian, psf_file, psf_center, noise, seed, **_):
+    """Blur images with a PSF and add noise (the forward model).
+
+    Made as a camera makes it: the image is extended by mirror reflection, convolved
+    with the PSF, and cropped back, so nothing wraps around the borders; then white
+    Gaussian noise of standard deviation SIGMA is added. The output is clipped to the
+    output's range.
+
+    Example: deblur blur sharp.png -o blurred.png --motion 15,30 --noise 0.002 --seed 1
+    """
+    import math
+    import secrets
+
+    from ..errors import ParameterError
+    from .psf import make_psf
+
+    chosen = make_psf(motion, defocus, gaussian, psf_file, psf_center)
+    if chosen is None:
+        raise ParameterError(f"give the PSF to blur with: {PSF_OPTIONS}")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise ParameterError(f"--noise must be a finite number >= 0, got {noise}")
+    if seed is None and noise > 0:
+        seed = secrets.randbelow(2**32)
+    kernel, psf_info = chosen
+    return Task(process, {"psf": kernel, "psf_info": psf_info, "noise": noise, "seed": seed})

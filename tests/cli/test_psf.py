@@ -1,0 +1,67 @@
+"""``deblur psf``: files that hold exactly the library's kernels; bad values refused."""
+
+import cv2
+import numpy as np
+import pytest
+
+from deblur_cli.psf import defocus, gaussian, load_psf, motion
+
+
+def assert_one_error(result, code, fragment):
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("deblur: error: "), result.stderr
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [(["motion", "--length", "15", "--angle", "30"], motion(15, 30)),
+     (["motion", "--length", "9", "--angle", "-45"], motion(9, -45)),
+     (["defocus", "--radius", "3.5"], defocus(3.5)),
+     (["gaussian", "--sigma", "1.2"], gaussian(1.2))],
+)
+def test_npy_and_csv_hold_the_kernel(run, tmp_path, args, expected):
+    for name in ("k.npy", "k.csv"):
+        result = run("psf", *args, "-o", tmp_path / name)
+        assert result.exit_code == 0, result.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "k.npy"), expected)
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "k.csv", delimiter=","), expected, rtol=1e-7)
+
+
+def test_png_is_16_bit_with_a_white_peak_and_loads_back(run, tmp_path):
+    out = tmp_path / "k.png"
+    assert run("psf", "defocus", "--radius", "4", "-o", out).exit_code == 0
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    kernel = defocus(4)
+    assert written.dtype == np.uint16 and written.shape == kernel.shape
+    assert written.max() == 65535
+    np.testing.assert_allclose(written / 65535, kernel / kernel.max(), atol=1 / 65535)
+    np.testing.assert_allclose(load_psf(out), kernel, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "args, code, fragment",
+    [(["defocus", "--radius", "-2"], 2, "radius must be > 0"),
+     (["motion", "--length", "0"], 2, "length must be >= 1"),
+     (["gaussian", "--sigma", "0"], 2, "sigma must be > 0"),
+     (["motion", "--length", "5", "-o", "k.gif"], 2, "format")],
+)
+def test_bad_values_exit_with_one_line_and_no_file(run, tmp_path, args, code, fragment):
+    out = tmp_path / "k.png"
+    if "-o" not in args:
+        args = [*args, "-o", out]
+    else:
+        args = [a if a != "k.gif" else str(tmp_path / "k.gif") for a in args]
+    result = run("psf", *args)
+    assert_one_error(result, code, fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_needs_overwrite(run, tmp_path):
+    out = tmp_path / "k.npy"
+    assert run("psf", "gaussian", "--sigma", "1", "-o", out).exit_code == 0
+    assert_one_error(run("psf", "gaussian", "--sigma", "2", "-o", out), 3, "--overwrite")
+    np.testing.assert_array_equal(np.load(out), gaussian(1))
+    assert run("psf", "gaussian", "--sigma", "2", "-o", out, "--overwrite").exit_code == 0
+    np.testing.assert_array_equal(np.load(out), gaussian(2))
