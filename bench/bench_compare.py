@@ -7,7 +7,8 @@ so each differs) and the same images in actual/ with a +-1 perturbation on a ten
 samples. Then, in the same run:
 
 - whole process: `deblur compare expected actual --json` (stdout discarded), with
-  --jobs 1 and with the default (one thread per core);
+  --jobs 1 and with the default (one thread per core), and on one pair (the fixed cost
+  of starting the process);
 - reading alone: a fresh process that imports deblur and reads the 2*COUNT files with
   `read_image`, one after the other (what --jobs 1 cannot do faster);
 - per-pair breakdown in this process: seconds spent reading a pair and in
@@ -58,6 +59,7 @@ def make_inputs(expected, actual, count, size):
 
 
 def whole_process(expected, actual, *options):
+    """Wall time of one `deblur compare` run."""
     command = [sys.executable, "-m", "deblur_cli", "compare", expected, actual, "--json", *options]
     start = time.perf_counter()
     result = subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
@@ -114,6 +116,7 @@ def main():
         whole_process(expected, actual)  # warm the page cache and the imports
         jobs1 = whole_process(expected, actual, "--jobs", "1")
         default = whole_process(expected, actual)
+        startup = whole_process(*pairs[0])
         alone = read_alone(paths)
         reading, measuring = breakdown(pairs)
         reference = peer(pairs)
@@ -121,17 +124,20 @@ def main():
     print(f"{n} pairs of {args.size}x{args.size} RGB PNG ({megabytes:.0f} MB), {os.cpu_count()} cores")
     print("| what | seconds | ms per pair |")
     print("|---|---|---|")
-    for label, seconds in [
-        ("`deblur compare A B --json --jobs 1` (whole process)", jobs1),
-        (f"`deblur compare A B --json` (whole process, {os.cpu_count()} threads)", default),
-        (f"reading the {2 * n} files alone (`read_image`, one process, serial)", alone),
-        ("in-process, serial: reading the pairs", reading),
-        ("in-process, serial: `metrics.quality` (PSNR+SSIM+diff)", measuring),
-        ("peer: imageio + skimage PSNR/SSIM, serial", reference),
+    for label, seconds, count in [
+        ("`deblur compare A B --json --jobs 1` (whole process)", jobs1, n),
+        (f"`deblur compare A B --json` (whole process, {os.cpu_count()} threads)", default, n),
+        ("`deblur compare a.png b.png --json` (one pair: process start-up)", startup, 1),
+        (f"reading the {2 * n} files alone (`read_image`, one process, serial)", alone, n),
+        ("in-process, serial: reading the pairs", reading, n),
+        ("in-process, serial: `metrics.quality` (PSNR+SSIM+diff)", measuring, n),
+        ("peer: imageio + skimage PSNR/SSIM, serial", reference, n),
     ]:
-        print(f"| {label} | {seconds:.2f} | {1000 * seconds / n:.1f} |")
+        print(f"| {label} | {seconds:.2f} | {1000 * seconds / count:.1f} |")
     print(f"reading share of the serial work: {reading / (reading + measuring):.0%}")
+    overhead = (jobs1 - startup) / n - (reading + measuring) / n
     print(f"--jobs 1 whole process over reading alone: {jobs1 / alone:.2f}x")
+    print(f"per-pair cost of --jobs 1 beyond reading + metrics: {1000 * overhead:.1f} ms")
     print(f"speed-up of the default over --jobs 1: {jobs1 / default:.2f}x")
     print(f"speed-up of --jobs 1 over the skimage peer: {reference / jobs1:.2f}x")
 
