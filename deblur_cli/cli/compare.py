@@ -23,6 +23,8 @@ class _Pair:
 
 @dataclass(frozen=True)
 class _Settings:
+    """The options every pair is measured and judged with."""
+
     channel: str
     crop_border: int
     data_range: float | None
