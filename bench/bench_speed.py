@@ -10,7 +10,8 @@ Given PSF (motion 15 px at 30 deg) and NSR (0.01), medians of REPEAT runs of:
 - floor: one float32 `scipy.fft.rfft2` + `irfft2` pair over the same padded shape and
   channels, with the same number of threads: what any DFT Wiener filter must at least do;
 - opencv: the OpenCV sample recipe (blur_edge + DFT Wiener, `cv.dft`), per channel;
-- skimage: `skimage.restoration.wiener`, per channel.
+- skimage: `skimage.restoration.wiener`, per channel, on the same float32 data;
+- skimage f64: the same on float64 data, what it gets from `img_as_float` of 8-bit images.
 The first call of each is a warm-up and is not timed. Prints seconds and ratios.
 """
 
@@ -80,6 +81,8 @@ def main():
     if not args.skip_peers:
         timings["opencv"] = median_time(lambda: per_channel(opencv_recipe, image, psf, NSR), args.repeat)
         timings["skimage"] = median_time(lambda: per_channel(skimage_wiener, image, psf, NSR), args.repeat)
+        image64 = image.astype(np.float64)
+        timings["skimage f64"] = median_time(lambda: per_channel(skimage_wiener, image64, psf, NSR), args.repeat)
     print(f"image {args.width}x{args.height} RGB float32, PSF {psf.shape[0]}x{psf.shape[1]} (motion 15 px at 30 deg), "
           f"NSR {NSR}; canvas {canvas.shape[0]}x{canvas.shape[1]}; {workers} FFT threads; median of {args.repeat}")
     print(f"{'method':<15}{'seconds':>10}{'time / deblur':>16}")

@@ -102,7 +102,12 @@ def _auto_filter(spectrum, psf, shape, reg):
     otf = psf2otf(psf, shape)
     otf_power = _power(otf)
     reg_power = _reg_power(reg, shape)
-    nsr = float(gcv_nsr(_power(spectrum), otf_power, reg_power, full_width=shape[1]))
+    # Channels share one NSR: sum their powers one channel at a time, to save memory.
+    planes = spectrum[..., None] if spectrum.ndim == 2 else spectrum
+    spectrum_power = _power(planes[..., 0])
+    for channel in range(1, planes.shape[2]):
+        spectrum_power += _power(planes[..., channel])
+    nsr = float(gcv_nsr(spectrum_power, otf_power, reg_power, full_width=shape[1]))
     return _filter_from(otf, otf_power, _check_nsr(nsr), reg_power), nsr
 
 
