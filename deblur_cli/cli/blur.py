@@ -48,7 +48,9 @@ def command(motion, defocus, gaussian, psf_file, psf_center, noise, seed, **_):
     Gaussian noise of standard deviation SIGMA is added. The output is clipped to the
     output's range.
 
-    Example: deblur blur sharp.png -o blurred.png --motion 15,30 --noise 0.002 --seed 1
+    \b
+    Example:
+      deblur blur sharp.png -o blurred.png --motion 15,30 --noise 0.002 --seed 1
     """
     import math
     import secrets

@@ -60,7 +60,9 @@ def command(motion, defocus, gaussian, psf_file, psf_center, nsr_text, snr_db, r
     function of the PSF. All colour channels share one transform; alpha is kept.
     With -v, prints the PSF and NSR used for each image.
 
-    Example: deblur deconv blurred.png -o sharp.png --motion 15,30 --nsr 0.005
+    \b
+    Example:
+      deblur deconv blurred.png -o sharp.png --motion 15,30 --nsr 0.005
     """
     from ..errors import ParameterError
     from .psf import make_psf

@@ -112,7 +112,7 @@ def test_bad_input_one_line_no_output(run, tmp_path, blurred_png, args, code, fr
     assert not out.exists()
 
 
-def test_installed_command_restores_the_blurred_sample(tmp_path):
+def test_a_real_process_restores_the_blurred_sample(tmp_path):
     out = tmp_path / "sharp.png"
     result = subprocess.run(
         [sys.executable, "-m", "deblur_cli", "deconv", "sample_images/blurred/astronaut_motion15_30.png",
