@@ -12,7 +12,8 @@ Given PSF (motion 15 px at 30 deg) and NSR (0.01), medians of REPEAT runs of:
 - opencv: the OpenCV sample recipe (blur_edge + DFT Wiener, `cv.dft`), per channel;
 - skimage: `skimage.restoration.wiener`, per channel, on the same float32 data;
 - skimage f64: the same on float64 data, what it gets from `img_as_float` of 8-bit images.
-The first call of each is a warm-up and is not timed. Prints seconds and ratios.
+The first call of each is a warm-up and is not timed; then the methods take turns, round
+after round, so that the machine's load touches them alike. Prints seconds and ratios.
 """
 
 import argparse
@@ -43,14 +44,18 @@ def make_image(width, height):
     return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def median_time(function, repeat):
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def median_times(functions, repeat):
+    """Median seconds of each function; the functions take turns in every round, so a
+    change in the machine's load touches them all alike."""
+    for function in functions.values():
         function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = {name: [] for name in functions}
+    for _ in range(repeat):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main():
@@ -73,16 +78,17 @@ def main():
         deconv._cached_filter.cache_clear()  # pay for the OTF and filter, as one image does
         wiener(image, psf, NSR)
 
-    timings = {
-        "deblur": median_time(single, args.repeat),
-        "deblur, batch": median_time(lambda: wiener(image, psf, NSR), args.repeat),
-        "floor": median_time(floor, args.repeat),
+    functions = {
+        "deblur": single,
+        "deblur, batch": lambda: wiener(image, psf, NSR),
+        "floor": floor,
     }
     if not args.skip_peers:
-        timings["opencv"] = median_time(lambda: per_channel(opencv_recipe, image, psf, NSR), args.repeat)
-        timings["skimage"] = median_time(lambda: per_channel(skimage_wiener, image, psf, NSR), args.repeat)
         image64 = image.astype(np.float64)
-        timings["skimage f64"] = median_time(lambda: per_channel(skimage_wiener, image64, psf, NSR), args.repeat)
+        functions["opencv"] = lambda: per_channel(opencv_recipe, image, psf, NSR)
+        functions["skimage"] = lambda: per_channel(skimage_wiener, image, psf, NSR)
+        functions["skimage f64"] = lambda: per_channel(skimage_wiener, image64, psf, NSR)
+    timings = median_times(functions, args.repeat)
     print(f"image {args.width}x{args.height} RGB float32, PSF {psf.shape[0]}x{psf.shape[1]} (motion 15 px at 30 deg), "
           f"NSR {NSR}; canvas {canvas.shape[0]}x{canvas.shape[1]}; {workers} FFT threads; median of {args.repeat}")
     print(f"{'method':<15}{'seconds':>10}{'time / deblur':>16}")
