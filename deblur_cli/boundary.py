@@ -113,7 +113,7 @@ def _reflect_canvas(image, psf_shape, psf):
     ramp_y[crop[0]] = _edge_ramp(height, reach_y) if reach_y else 1
     ramp_x[crop[1]] = _edge_ramp(width, reach_x) if reach_x else 1
     first_y, middle_y, last_y = _bands(top, height, reach_y, rows)
-    first_x, middle_x, last_x = _bands(left, width, reach_x, cols)
+    first_x, _, last_x = _bands(left, width, reach_x, cols)
     # Only these blocks change; the image's core stays as it is.
     blocks = [(first_y, np.s_[:]), (last_y, np.s_[:]), (middle_y, first_x), (middle_y, last_x)]
     updates = []
