@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.ndimage
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deblur_cli.blur import blur
@@ -79,7 +79,7 @@ def test_laplacian_regulariser_is_the_closed_formula():
     np.testing.assert_allclose(result, expected, atol=1e-5)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10_000), st.floats(0.4, 0.8), st.sampled_from([(32, 40), (33, 31), (24, 24, 3)]))
 def test_noise_free_circular_blur_is_inverted(seed, sigma, shape):
     truth = np.random.default_rng(seed).random(shape).astype(np.float32)

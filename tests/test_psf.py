@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import scipy.fft
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deblur_cli.errors import InputError, ParameterError
@@ -42,13 +42,13 @@ def _check_kernel(kernel):
     np.testing.assert_allclose(kernel, kernel[::-1, ::-1], atol=1e-7)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.floats(1, 40), st.floats(-360, 360))
 def test_motion_is_odd_centred_and_sums_to_one(length, angle):
     _check_kernel(motion(length, angle))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.floats(0.1, 15))
 def test_defocus_is_odd_centred_and_sums_to_one(radius):
     kernel = defocus(radius)
@@ -56,7 +56,7 @@ def test_defocus_is_odd_centred_and_sums_to_one(radius):
     assert kernel.shape[0] == 2 * max(math.ceil(radius - 0.5), 0) + 1
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.floats(0.2, 8))
 def test_gaussian_is_odd_centred_and_sums_to_one(sigma):
     _check_kernel(gaussian(sigma))
