@@ -5,11 +5,11 @@ function per image, and this module runs it over the inputs, in worker processes
 asked, keeping the results in input order so that two runs give the same report.
 """
 
+import functools
 import glob
 import os
 import signal
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
 from .errors import DeblurError, OutputError, ParameterError
@@ -249,6 +249,11 @@ def _call(function, argument):
         return None, DeblurError(f"internal error: {type(e).__name__}: {e}"), time.perf_counter() - start
 
 
+def _call_indexed(function, indexed):
+    index, argument = indexed
+    return index, _call(function, argument)
+
+
 def run_parallel(function, arguments, *, jobs=1, on_result, fail_fast=False):
     """Call ``function`` on every argument, in worker processes when ``jobs > 1``.
 
@@ -263,14 +268,14 @@ def run_parallel(function, arguments, *, jobs=1, on_result, fail_fast=False):
     on_result : callable
         Called in this process as ``on_result(index, value, error, seconds)`` as
         each task ends (in completion order); ``error`` is a DeblurError or None.
-        It returns True when the run should stop (used by ``fail_fast``).
+        It returns True when the run should stop.
     fail_fast : bool, optional
         Stop at the first error.
 
     Notes
     -----
-    Workers ignore SIGINT; on Ctrl-C this process cancels what has not started,
-    terminates the workers and re-raises KeyboardInterrupt.
+    Workers ignore SIGINT; on Ctrl-C (or an early stop) this process terminates
+    them, and a KeyboardInterrupt goes on up to the caller.
     """
     arguments = list(arguments)
     if jobs <= 1 or len(arguments) <= 1:
@@ -284,35 +289,9 @@ def run_parallel(function, arguments, *, jobs=1, on_result, fail_fast=False):
     cores = os.cpu_count() or 1
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    executor = ProcessPoolExecutor(
-        max_workers=min(jobs, len(arguments)),
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(max(1, cores // jobs),),
-    )
-    try:
-        pending = {}
-        queue = iter(enumerate(arguments))
-
-        def submit_next():
-            for index, argument in queue:
-                pending[executor.submit(_call, function, argument)] = index
-                return
-
-        for _ in range(2 * jobs):
-            submit_next()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=pending.get):
-                index = pending.pop(future)
-                value, error, seconds = future.result()
-                if on_result(index, value, error, seconds) or (fail_fast and error):
-                    return
-                submit_next()
-    except BaseException:
-        for process in list(getattr(executor, "_processes", {}).values()):
-            process.terminate()
-        executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    workers = min(jobs, len(arguments))
+    with context.Pool(workers, initializer=_init_worker, initargs=(max(1, cores // jobs),)) as pool:
+        results = pool.imap_unordered(functools.partial(_call_indexed, function), enumerate(arguments))
+        for index, (value, error, seconds) in results:
+            if on_result(index, value, error, seconds) or (fail_fast and error):
+                return  # leaving the block terminates the workers

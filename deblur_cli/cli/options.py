@@ -2,7 +2,7 @@
 
 import click
 
-from ..images import DEFAULT_MAX_PIXELS, FORMATS
+from ..formats import DEFAULT_MAX_PIXELS, FORMATS
 
 __all__ = [
     "output_options",
@@ -51,16 +51,16 @@ def output_options(command):
         "fmt",
         type=click.Choice(sorted(FORMATS), case_sensitive=False),
         default=None,
-        help="Output format; by default from the output's extension (PNG for '-').",
+        help="Output format [default: from -o's extension, else the input's; PNG for '-'].",
     )(command)
     command = click.option(
         "--bit-depth",
         type=BitDepth(),
         default=None,
-        help="Sample type of the output: 8, 16 or float (TIFF). Default: the input's.",
+        help="Output sample type: 8, 16 or float (TIFF) [default: the input's].",
     )(command)
     command = click.option(
-        "--overwrite", is_flag=True, help="Replace an existing output file (never the input)."
+        "--overwrite", is_flag=True, help="Replace existing outputs (never an input)."
     )(command)
     return command
 
@@ -79,5 +79,5 @@ def max_pixels_option(command):
 def verbose_option(command):
     """``-v/--verbose``: say on stderr what was done and with which parameters."""
     return click.option(
-        "-v", "--verbose", is_flag=True, help="Print the parameters used on stderr."
+        "-v", "--verbose", is_flag=True, help="Print the parameters used for each image on stderr."
     )(command)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from .options import BitDepth, max_pixels_option
+from .options import max_pixels_option, output_options, verbose_option
 
 __all__ = ["Task", "image_command"]
 
@@ -96,7 +96,7 @@ def _runner_options(writes_images):
         click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
         click.option("--report", "report_path", default=None, metavar="FILE",
                      help="Write one record per image (.json or .csv; '-' for JSON on stdout)."),
-        click.option("-v", "--verbose", is_flag=True, help="Print the parameters used for each image on stderr."),
+        verbose_option,
     ]
     if writes_images:
         options += [
@@ -105,12 +105,7 @@ def _runner_options(writes_images):
             click.option("--suffix", default=None, help="Added to each output's stem in --out-dir."),
             click.option("--name", "name_template", default=None, metavar="TEMPLATE",
                          help="Output name in --out-dir, e.g. '{stem}_sharp.{ext}'."),
-            click.option("--format", "fmt", default=None,
-                         type=click.Choice(["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"], case_sensitive=False),
-                         help="Output format [default: from -o's extension, else the input's]."),
-            click.option("--bit-depth", type=BitDepth(), default=None,
-                         help="Output sample type: 8, 16 or float (TIFF) [default: the input's]."),
-            click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input)."),
+            output_options,
             click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch)."),
             click.option("--reference", default=None, metavar="FILE",
                          help="Reference image: record PSNR/SSIM of output and input against it."),
