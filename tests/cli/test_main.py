@@ -145,3 +145,10 @@ def test_max_pixels_is_enforced_through_the_cli(run, tmp_path, rgb_png):
     result = run("convert", rgb_png, "-o", tmp_path / "o.png", "--max-pixels", 100)
     one_error_line(result, 3, "--max-pixels")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_every_public_name_is_importable_from_the_package():
+    import deblur_cli
+
+    for name in deblur_cli.__all__:
+        assert getattr(deblur_cli, name) is not None
