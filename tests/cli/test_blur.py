@@ -9,16 +9,11 @@ import scipy.ndimage
 
 from deblur_cli.psf import motion
 
+from .expect import assert_one_error
+
 
 def read_rgb(path):
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
-
-
-def assert_one_error(result, code, fragment):
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("deblur: error: "), result.stderr
-    assert fragment in lines[0], lines[0]
 
 
 def test_noise_free_blur_is_the_reflected_convolution(run, tmp_path, rgb_png):

@@ -10,6 +10,8 @@ import pytest
 from skimage.color import rgb2ycbcr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from .expect import assert_one_error
+
 
 def strict_loads(text):
     """json.loads that refuses the Infinity/NaN extensions Python would otherwise accept."""
@@ -39,15 +41,6 @@ def save(path, array):
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), array[..., ::-1] if array.ndim == 3 else array)
     return path
-
-
-def one_error_line(result, code, *fragments):
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("deblur: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture
@@ -85,7 +78,7 @@ def test_a_passing_pair_exits_0_and_prints_skimage_psnr(run, files):
 )
 def test_a_pair_below_a_threshold_exits_1(run, files, option, value, message):
     result = run("compare", files["reference"], files["near"], option, value)
-    one_error_line(result, 1, "near.png", message)
+    assert_one_error(result, 1, "near.png", message)
 
 
 def test_thresholds_at_the_measured_value_pass(run, files):
@@ -112,13 +105,13 @@ def test_identical_images_in_json_have_null_psnr(run, files):
 
 def test_a_size_mismatch_exits_3(run, files):
     result = run("compare", files["reference"], files["small"])
-    one_error_line(result, 3, "small.png", "size differs", "64x48", "64x40")
+    assert_one_error(result, 3, "small.png", "size differs", "64x48", "64x40")
 
 
 @pytest.mark.parametrize("name, message", [("damaged", "cannot decode"), ("missing", "no such file")])
 def test_an_unreadable_file_exits_3(run, files, name, message):
     result = run("compare", files["reference"], files[name])
-    one_error_line(result, 3, f"{name}.png", message)
+    assert_one_error(result, 3, f"{name}.png", message)
 
 
 @pytest.mark.parametrize(
@@ -168,11 +161,11 @@ def test_report_file_is_written_beside_the_table(run, files, tmp_path, name):
 
 def test_report_with_an_unknown_extension_is_a_usage_error(run, files, tmp_path):
     result = run("compare", files["reference"], files["near"], "--report", tmp_path / "r.txt")
-    one_error_line(result, 2, ".json or .csv")
+    assert_one_error(result, 2, ".json or .csv")
 
 
 def test_json_and_csv_together_is_a_usage_error(run, files):
-    one_error_line(run("compare", files["reference"], files["near"], "--json", "--csv"), 2, "not both")
+    assert_one_error(run("compare", files["reference"], files["near"], "--json", "--csv"), 2, "not both")
 
 
 def test_channel_y_and_crop_border_reach_the_metrics(run, files):
@@ -216,13 +209,13 @@ def test_diff_image_is_the_colour_mapped_amplified_difference(run, files, tmp_pa
 def test_an_existing_diff_image_needs_overwrite(run, files, tmp_path):
     path = tmp_path / "diff.png"
     path.write_bytes(b"old")
-    one_error_line(run("compare", files["reference"], files["near"], "--diff", path), 3, "exists", "--overwrite")
+    assert_one_error(run("compare", files["reference"], files["near"], "--diff", path), 3, "exists", "--overwrite")
     assert run("compare", files["reference"], files["near"], "--diff", path, "--overwrite").exit_code == 0
     assert cv2.imread(str(path)) is not None
 
 
 def test_a_file_and_a_directory_is_a_usage_error(run, files, tmp_path):
-    one_error_line(run("compare", files["reference"], tmp_path), 2, "give two files or two directories")
+    assert_one_error(run("compare", files["reference"], tmp_path), 2, "give two files or two directories")
 
 
 # --- two directories ----------------------------------------------------------------
@@ -280,7 +273,7 @@ def test_a_read_error_wins_over_a_threshold_failure(run, trees):
     (actual / "a.png").write_bytes(b"not an image")
     (actual / "b.png").unlink()
     result = run("compare", expected, actual, "--json")
-    one_error_line(result, 3, "1 of 3 pairs could not be compared", "a.png")
+    assert_one_error(result, 3, "1 of 3 pairs could not be compared", "a.png")
     summary = strict_loads(result.stdout)["summary"]
     assert (summary["passed"], summary["failed"], summary["errors"], summary["exit_code"]) == (1, 1, 1, 3)
 
@@ -309,9 +302,9 @@ def test_diff_directory_mirrors_relative_paths(run, trees, tmp_path):
 
 def test_diff_directory_inside_a_compared_directory_is_refused(run, trees):
     expected, actual = trees
-    one_error_line(run("compare", expected, actual, "--diff", actual / "diffs"), 2, "outside")
+    assert_one_error(run("compare", expected, actual, "--diff", actual / "diffs"), 2, "outside")
 
 
 def test_a_missing_directory_exits_3(run, trees, tmp_path):
     expected, _ = trees
-    one_error_line(run("compare", expected, tmp_path / "nowhere"), 3, "nowhere", "no such directory")
+    assert_one_error(run("compare", expected, tmp_path / "nowhere"), 3, "nowhere", "no such directory")

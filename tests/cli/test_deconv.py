@@ -12,19 +12,14 @@ from deblur_cli.blur import blur
 from deblur_cli.deconv import wiener
 from deblur_cli.psf import motion
 
+from .expect import assert_one_error
+
 ROOT = Path(__file__).parents[2]
 
 
 def read_any(path):
     array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-
-
-def assert_one_error(result, code, fragment):
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("deblur: error: "), result.stderr
-    assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture

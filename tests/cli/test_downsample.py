@@ -7,14 +7,7 @@ import numpy as np
 import pytest
 from skimage.measure import block_reduce
 
-
-def assert_one_error(result, code, *fragments):
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("deblur: error: ") and "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from .expect import assert_one_error
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import pytest
 from deblur_cli import __version__
 from deblur_cli.cli import COMMANDS
 
+from .expect import assert_one_error
+
 
 def test_version(run):
     result = run("--version")
@@ -42,16 +44,6 @@ def test_help_imports_no_numeric_library():
     assert result.stdout.strip().splitlines()[-1] == "HEAVY="
 
 
-def one_error_line(result, code, *fragments):
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("deblur: error: ")
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -65,7 +57,7 @@ def test_bad_input_file_is_one_line_exit_3_and_writes_nothing(run, tmp_path, con
     if content is not None:
         source.write_bytes(content)
     result = run("convert", source, "-o", tmp_path / "out.png")
-    one_error_line(result, 3, str(source), message)
+    assert_one_error(result, 3, str(source), message)
     assert not (tmp_path / "out.png").exists()
 
 
@@ -74,20 +66,20 @@ def test_truncated_png_is_one_line_exit_3(run, tmp_path, rgb_png):
     cut = tmp_path / "cut.png"
     cut.write_bytes(data[: len(data) * 2 // 3])
     result = run("convert", cut, "-o", tmp_path / "out.png")
-    one_error_line(result, 3, str(cut), "truncated")
+    assert_one_error(result, 3, str(cut), "truncated")
     assert not (tmp_path / "out.png").exists()
 
 
 def test_missing_output_directory_is_refused(run, tmp_path, rgb_png):
     result = run("convert", rgb_png, "-o", tmp_path / "nowhere" / "out.png")
-    one_error_line(result, 3, "does not exist")
+    assert_one_error(result, 3, "does not exist")
     assert not (tmp_path / "nowhere").exists()
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs a read-only /proc")
 def test_unwritable_output_directory_is_refused(run, tmp_path, rgb_png):
     result = run("convert", rgb_png, "-o", "/proc/deblur-test-output.png")
-    one_error_line(result, 3, "/proc/deblur-test-output.png")
+    assert_one_error(result, 3, "/proc/deblur-test-output.png")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write in a read-only directory")
@@ -97,7 +89,7 @@ def test_read_only_output_directory_is_refused(run, tmp_path, rgb_png):
     locked.chmod(0o555)
     try:
         result = run("convert", rgb_png, "-o", locked / "out.png")
-        one_error_line(result, 3, "not writable")
+        assert_one_error(result, 3, "not writable")
     finally:
         locked.chmod(0o755)
     assert list(locked.iterdir()) == []
@@ -106,7 +98,7 @@ def test_read_only_output_directory_is_refused(run, tmp_path, rgb_png):
 def test_output_equal_to_input_is_refused_and_input_unchanged(run, rgb_png):
     before = (rgb_png.read_bytes(), rgb_png.stat().st_mtime_ns)
     result = run("convert", rgb_png, "-o", rgb_png, "--overwrite")
-    one_error_line(result, 3, "input")
+    assert_one_error(result, 3, "input")
     assert (rgb_png.read_bytes(), rgb_png.stat().st_mtime_ns) == before
 
 
@@ -114,7 +106,7 @@ def test_existing_output_needs_overwrite(run, tmp_path, rgb_png):
     existing = tmp_path / "out.png"
     existing.write_bytes(b"keep me")
     result = run("convert", rgb_png, "-o", existing)
-    one_error_line(result, 3, "--overwrite")
+    assert_one_error(result, 3, "--overwrite")
     assert existing.read_bytes() == b"keep me"
     assert run("convert", rgb_png, "-o", existing, "--overwrite").exit_code == 0
     assert existing.read_bytes() == rgb_png.read_bytes() or existing.stat().st_size > 100
@@ -143,7 +135,7 @@ def test_stdin_to_stdout(run, rgb_png):
 
 def test_max_pixels_is_enforced_through_the_cli(run, tmp_path, rgb_png):
     result = run("convert", rgb_png, "-o", tmp_path / "o.png", "--max-pixels", 100)
-    one_error_line(result, 3, "--max-pixels")
+    assert_one_error(result, 3, "--max-pixels")
     assert not (tmp_path / "o.png").exists()
 
 

@@ -6,12 +6,7 @@ import pytest
 
 from deblur_cli.psf import defocus, gaussian, load_psf, motion
 
-
-def assert_one_error(result, code, fragment):
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("deblur: error: "), result.stderr
-    assert fragment in lines[0], lines[0]
+from .expect import assert_one_error
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from .expect import assert_one_error
+
 
 def read_rgb(path, flags=cv2.IMREAD_UNCHANGED):
     array = cv2.imread(str(path), flags)
@@ -14,15 +16,6 @@ def read_rgb(path, flags=cv2.IMREAD_UNCHANGED):
 
 def to_uint8(array):
     return np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)
-
-
-def assert_one_error(result, code, *fragments):
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("deblur: error: ") and "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_bilinear_scale_equals_cv2_resize(run, tmp_path, rgb_png):
