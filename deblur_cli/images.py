@@ -7,11 +7,12 @@ same scale, and passes through processing untouched. Writing goes back to the so
 bit depth unless asked otherwise, clipped and rounded, so reading then writing an
 unprocessed image gives the same pixel values.
 
-Decoding goes through imageio (Pillow for PNG/JPEG/BMP/WebP, tifffile for TIFF),
-except 16-bit colour PNG, which Pillow silently reduces to 8 bits and which OpenCV
-decodes instead, and TIFF compressions that tifffile cannot undo alone (LZW), which
-OpenCV's libtiff reads. PNG is encoded by OpenCV, several times faster than Pillow;
-16-bit grey+alpha, which OpenCV cannot write, by a minimal PNG encoder here.
+PNG goes through OpenCV, faster than Pillow and exact at 16 bits in colour (Pillow
+silently reduces 16-bit colour to 8 bits); palette PNG, which Pillow expands to RGB,
+and 8-bit grey+alpha, which OpenCV cannot write, go through Pillow; 16-bit
+grey+alpha is written by a minimal PNG encoder here. JPEG, BMP and WebP go through
+imageio and Pillow, TIFF through imageio and tifffile, except compressions that
+tifffile cannot undo alone (LZW), which OpenCV's libtiff reads.
 """
 
 import os
@@ -197,8 +198,8 @@ def _decode(data, path, max_pixels):
     if ext == ".png":
         width, height, depth, colour_type = _png_header(data)
         _check_pixel_count(width * height, path, max_pixels)
-        if depth == 16 and colour_type in (2, 4, 6):
-            return _decode_png16_colour(data, path, colour_type)
+        if colour_type != 3:  # all but palette images, which Pillow expands to RGB
+            return _decode_png(data, path, colour_type)
     try:
         if ext != ".png":
             props = iio.improps(data, extension=ext)
@@ -233,14 +234,19 @@ def _decode_with_opencv(data, path):
     return array
 
 
-def _decode_png16_colour(data, path, colour_type):
+def _decode_png(data, path, colour_type):
+    """PNG through OpenCV: faster than Pillow, and it keeps 16-bit colour (Pillow reduces it to 8 bits)."""
     import cv2
 
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None or array.dtype != np.uint16:
-        raise InputError("cannot decode 16-bit PNG; the file is damaged or truncated", path)
+    if array is None:
+        raise InputError("cannot decode PNG; the file is damaged or truncated", path)
+    if array.ndim == 2:
+        return array
     if colour_type == 4:  # grey + alpha, expanded by OpenCV to BGRA
         return np.stack([array[..., 0], array[..., 3]], axis=-1)
+    if colour_type == 0:  # grey with a transparent level (tRNS), expanded to BGRA
+        return np.stack([array[..., 0], array[..., 3]], axis=-1) if array.shape[2] == 4 else array[..., 0]
     return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
 
 
