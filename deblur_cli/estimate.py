@@ -4,13 +4,19 @@
   Laplacian-difference mask with iterative sigma clipping.
 - :func:`gcv_nsr`: the Wiener/Tikhonov regularisation weight chosen by generalised
   cross-validation in the Fourier domain.
+- :func:`estimate_blur`: the kind (motion, defocus, Gaussian) and parameters of an
+  image's blur, with a confidence, from its power spectrum alone
+  (:mod:`.estimate_blind`); :func:`estimate_psf` turns it into a kernel.
 """
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import InputError, ParameterError
 
-__all__ = ["noise_sigma", "gcv_nsr"]
+__all__ = ["noise_sigma", "gcv_nsr", "estimate_blur", "estimate_psf", "BLUR_KINDS"]
+
+BLUR_KINDS = ("motion", "defocus", "gaussian")
+"""Kinds of blur :func:`estimate_blur` can identify."""
 
 # Immerkaer's mask [[1,-2,1],[-2,4,-2],[1,-2,1]] is the outer product of [1,-2,1]
 # with itself; its response to white noise of std s has std 6 s.
@@ -322,3 +328,125 @@ def gcv_nsr(spectrum_power, otf_power, reg_power=1.0, *, full_width=None):
         raise ParameterError("regulariser power is 0 everywhere; nothing to choose")
     _, noise = _gcv(signal, otf, _laplacian_power(grid, full_width, step), weights)
     return _risk_identity(signal, otf, weights, noise, grid, full_width, step) / reg.flat[0]
+
+
+_MIN_SIDE = 32
+_ROUNDING = {"length": 2, "angle": 2, "radius": 2, "sigma": 2, "confidence": 3}
+
+
+def _json_safe(value, key=None):
+    """Plain Python numbers, rounded for reading: the result goes to JSON reports."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v, k) for k, v in value.items()}
+    if isinstance(value, (float, np.floating)):
+        if key == "noise_sigma":
+            return float(f"{float(value):.3g}")
+        return round(float(value), _ROUNDING.get(key, 3))
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def estimate_blur(pixels, kind=None):
+    """Estimate an image's blur (kind and parameters) and noise from the image alone.
+
+    The image's power spectrum is compared with the spectra the blur models
+    produce (see :mod:`deblur_cli.estimate_blind`): the parallel stripes of a
+    motion blur give its direction and length, the rings of a defocus blur its
+    radius, the smooth fall-off of a Gaussian blur its sigma. Colour channels are
+    averaged. The analysis runs on the central 512x512 square (the mean spectrum
+    of the central 2x2 block of such squares for images at least 1024 pixels on
+    each side), so a large image costs no more than a small one and the
+    parameters keep their meaning in the full image's pixels.
+
+    Parameters
+    ----------
+    pixels : array_like
+        Image, (H, W) or (H, W, C), at least 32x32.
+    kind : {None, "motion", "defocus", "gaussian"}, optional
+        Restrict the answer to one kind of blur; its best parameters are then
+        returned whatever the confidence.
+
+    Returns
+    -------
+    dict
+        JSON-safe: ``kind`` ("motion", "defocus", "gaussian", or "none" when no
+        model fits: a sharp image, noise, a flat image, or a blur of another
+        kind), the parameters of that kind (``length`` and ``angle`` in pixels
+        and degrees, counter-clockwise from +x, in [0, 180); ``radius``;
+        ``sigma``), ``confidence`` in [0, 1] (the evidence for the reported kind;
+        for "none", that of the best candidate, which is below 0.5),
+        ``noise_sigma`` (mean over channels, in the image's units), ``size`` (side
+        of the analysed squares), ``scores`` (evidence per kind), ``candidates``
+        (the best parameters of every kind) and, for "none", a ``reason``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown ``kind``.
+    InputError
+        The image is smaller than 32x32 or not (H, W) / (H, W, C).
+
+    References
+    ----------
+    .. [1] J. P. Oliveira, M. A. T. Figueiredo and J. M. Bioucas-Dias,
+       "Parametric blur estimation for blind restoration of natural images:
+       linear motion and out-of-focus", IEEE Transactions on Image Processing
+       23(1), 466-477, 2014.
+    """
+    from . import estimate_blind
+
+    if kind is not None and kind not in BLUR_KINDS:
+        raise ParameterError(f"unknown blur kind {kind!r}; use one of {', '.join(BLUR_KINDS)}")
+    array = np.asarray(pixels, dtype=np.float32)
+    if array.ndim not in (2, 3) or min(array.shape[:2]) < _MIN_SIDE:
+        raise InputError(
+            f"blur estimation needs an image of at least {_MIN_SIDE}x{_MIN_SIDE} pixels, "
+            f"got shape {array.shape}"
+        )
+    result = estimate_blind.estimate(array, kind)
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if channels > 1:  # the spectrum's noise is that of the grey mean; report the image's own
+        result["noise_sigma"] = noise_sigma(_central(array, result["size"]))
+    return _json_safe(result)
+
+
+def _central(array, size):
+    top = (array.shape[0] - size) // 2
+    left = (array.shape[1] - size) // 2
+    return array[top : top + size, left : left + size]
+
+
+def estimate_psf(pixels, kind=None):
+    """Estimate an image's blur and return it as a kernel.
+
+    Parameters
+    ----------
+    pixels : array_like
+        Image, (H, W) or (H, W, C).
+    kind : {None, "motion", "defocus", "gaussian"}, optional
+        See :func:`estimate_blur`.
+
+    Returns
+    -------
+    psf : ndarray of float32
+        The kernel of the estimated blur (:func:`.psf.motion`, :func:`.psf.defocus`
+        or :func:`.psf.gaussian`). When no blur is identified (kind "none") the
+        fallback is the 1x1 identity kernel: deconvolution then leaves the image
+        as it is, apart from the Wiener filter's light denoising, rather than
+        inventing a blur.
+    info : dict
+        The result of :func:`estimate_blur`.
+    """
+    from . import psf
+
+    info = estimate_blur(pixels, kind)
+    if info["kind"] == "motion":
+        kernel = psf.motion(info["length"], info["angle"])
+    elif info["kind"] == "defocus":
+        kernel = psf.defocus(info["radius"])
+    elif info["kind"] == "gaussian":
+        kernel = psf.gaussian(info["sigma"])
+    else:
+        kernel = np.ones((1, 1), dtype=np.float32)
+    return kernel, info
