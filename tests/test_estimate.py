@@ -1,11 +1,16 @@
 """Noise level, automatic NSR and blind blur estimates, against known truths."""
 
+import json
+
 import numpy as np
 import pytest
 import scipy.ndimage
 
-from deblur_cli.errors import ParameterError
-from deblur_cli.estimate import gcv_nsr, noise_sigma
+from deblur_cli.blur import blur
+from deblur_cli.errors import InputError, ParameterError
+from deblur_cli.estimate import estimate_blur, estimate_psf, gcv_nsr, noise_sigma
+from deblur_cli.estimate_blind import radial_transfer
+from deblur_cli.psf import defocus, gaussian, motion
 
 
 def _photo(shape, top=60, left=120):
@@ -169,3 +174,107 @@ def test_gcv_rejects_mismatched_or_invalid_input():
         gcv_nsr(good, good, full_width=20)
     with pytest.raises(ParameterError, match="0 everywhere"):
         gcv_nsr(good, good, 0.0)
+
+
+# ---------------------------------------------------------------- blind estimation
+
+
+def _blurred(kernel, *, shape=(256, 256), bsnr=30, seed=0):
+    """A photograph crop blurred by the forward model, noise at the given BSNR, 8-bit."""
+    sharp = _photo(shape)
+    blurred = blur(sharp, kernel)
+    sigma = float(np.sqrt(blurred.var() / 10 ** (bsnr / 10)))
+    noisy = blurred + np.random.default_rng(seed).normal(0, sigma, blurred.shape)
+    return (np.round(np.clip(noisy, 0, 1) * 255) / 255).astype(np.float32), sigma
+
+
+def _angle_error(a, b):
+    d = abs(a - b) % 180
+    return min(d, 180 - d)
+
+
+@pytest.mark.parametrize(
+    "length, angle, shape",
+    [(15, 30, (256, 256)), (23.5, 117.3, (256, 256, 3)), (9, 160, (256, 256)), (31.2, 2.5, (256, 256, 3))],
+)
+def test_motion_estimate_lands_within_tolerance(length, angle, shape):
+    image, sigma = _blurred(motion(length, angle), shape=shape)
+    found = estimate_blur(image)
+    assert found["kind"] == "motion" and found["confidence"] > 0.8
+    assert _angle_error(found["angle"], angle) < 1.5
+    assert found["length"] == pytest.approx(length, abs=0.8)
+    assert found["noise_sigma"] == pytest.approx(sigma, rel=0.2)
+
+
+@pytest.mark.parametrize("radius, shape", [(3.3, (256, 256)), (7.8, (256, 256, 3))])
+def test_defocus_estimate_lands_within_tolerance(radius, shape):
+    found = estimate_blur(_blurred(defocus(radius), shape=shape)[0])
+    assert found["kind"] == "defocus" and found["confidence"] > 0.8
+    assert found["radius"] == pytest.approx(radius, abs=0.25)
+
+
+def test_gaussian_estimate_lands_within_tolerance():
+    found = estimate_blur(_blurred(gaussian(2.0), shape=(256, 256, 3))[0])
+    assert found["kind"] == "gaussian" and found["confidence"] > 0.8
+    assert found["sigma"] == pytest.approx(2.0, abs=0.3)
+
+
+def test_unblurred_noise_gives_a_low_confidence_none():
+    noise = np.random.default_rng(9).normal(0.5, 0.1, (256, 256)).astype(np.float32)
+    found = estimate_blur(noise)
+    assert found["kind"] == "none" and found["confidence"] < 0.5 and found["reason"]
+    assert found["noise_sigma"] == pytest.approx(0.1, rel=0.05)
+
+
+def test_flat_image_gives_none_with_zero_confidence():
+    found = estimate_blur(np.full((64, 80, 3), 0.3, np.float32))
+    assert found == {"kind": "none", "confidence": 0.0, "noise_sigma": 0.0, "size": 64,
+                     "reason": found["reason"]}
+    assert "flat" in found["reason"]
+
+
+def test_sharp_photograph_is_not_given_a_confident_blur():
+    found = estimate_blur(_blurred(np.ones((1, 1), np.float32))[0])
+    assert found["kind"] == "none" and found["confidence"] < 0.5
+
+
+def test_restricted_kind_reports_its_best_fit_with_the_evidence_it_has():
+    image = _blurred(motion(15, 30))[0]
+    found = estimate_blur(image, kind="defocus")
+    assert found["kind"] == "defocus" and "radius" in found and found["confidence"] < 0.5
+    assert found["scores"]["motion"] > 0.8
+
+
+def test_result_is_json_safe():
+    found = estimate_blur(_blurred(motion(12, 45))[0])
+    assert json.loads(json.dumps(found, allow_nan=False)) == found
+
+
+def test_estimate_psf_is_the_kernel_of_the_estimate_or_the_identity():
+    kernel, info = estimate_psf(_blurred(motion(15, 30))[0])
+    np.testing.assert_array_equal(kernel, motion(info["length"], info["angle"]))
+    kernel, info = estimate_psf(_blurred(defocus(4.2))[0])
+    np.testing.assert_array_equal(kernel, defocus(info["radius"]))
+    kernel, info = estimate_psf(np.full((40, 40), 0.5, np.float32))
+    assert info["kind"] == "none"
+    np.testing.assert_array_equal(kernel, np.ones((1, 1), np.float32))
+
+
+def test_estimate_blur_rejects_bad_requests():
+    with pytest.raises(InputError, match="at least 32x32"):
+        estimate_blur(np.zeros((16, 100)))
+    with pytest.raises(ParameterError, match="unknown blur kind 'box'"):
+        estimate_blur(np.zeros((64, 64)), kind="box")
+
+
+def test_radial_transfer_is_the_angular_mean_of_the_otf():
+    # Reference: the 2-D OTF (psf2otf) averaged over rings of integer radius.
+    size = 128
+    kernel = defocus(4.5)
+    k = kernel.shape[0]
+    padded = np.roll(np.pad(kernel, ((0, size - k), (0, size - k))), (-(k // 2), -(k // 2)), (0, 1))
+    otf = np.fft.fftshift(np.real(np.fft.fft2(padded)))
+    offsets = np.arange(size) - size // 2
+    radius = np.rint(np.hypot(offsets[:, None], offsets[None, :])).astype(int)
+    ring_mean = np.bincount(radius.ravel(), otf.ravel()) / np.bincount(radius.ravel())
+    np.testing.assert_allclose(radial_transfer(kernel, size), ring_mean[2 : size // 2], atol=0.01)
