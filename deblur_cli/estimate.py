@@ -376,7 +376,7 @@ def estimate_blur(pixels, kind=None):
         and degrees, counter-clockwise from +x, in [0, 180); ``radius``;
         ``sigma``), ``confidence`` in [0, 1] (the evidence for the reported kind;
         for "none", that of the best candidate, which is below 0.5),
-        ``noise_sigma`` (mean over channels, in the image's units), ``size`` (side
+        ``noise_sigma`` (mean over channels, in the image's units), ``crop`` (side
         of the analysed squares), ``scores`` (evidence per kind), ``candidates``
         (the best parameters of every kind) and, for "none", a ``reason``.
 
@@ -407,7 +407,7 @@ def estimate_blur(pixels, kind=None):
     result = estimate_blind.estimate(array, kind)
     channels = 1 if array.ndim == 2 else array.shape[2]
     if channels > 1:  # the spectrum's noise is that of the grey mean; report the image's own
-        result["noise_sigma"] = noise_sigma(_central(array, result["size"]))
+        result["noise_sigma"] = noise_sigma(_central(array, result["crop"]))
     return _json_safe(result)
 
 

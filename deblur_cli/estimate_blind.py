@@ -539,7 +539,7 @@ def estimate(pixels, kind=None):
             "kind": "none",
             "confidence": 0.0,
             "noise_sigma": spec.noise_sigma,
-            "size": spec.size,
+            "crop": spec.size,
             "reason": "the image is flat: there is no structure to measure a blur on",
         }
     motion = fit_motion(spec)
@@ -556,7 +556,7 @@ def estimate(pixels, kind=None):
     result = {"kind": best if accepted else "none"}
     if accepted:
         result.update(candidates[best])
-    result.update(confidence=evidence[best], noise_sigma=spec.noise_sigma, size=spec.size)
+    result.update(confidence=evidence[best], noise_sigma=spec.noise_sigma, crop=spec.size)
     if not accepted:
         result["reason"] = "no blur model fits well enough: the image looks sharp, or its blur is of another kind"
     result.update(scores=evidence, candidates=candidates)

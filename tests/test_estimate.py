@@ -228,7 +228,7 @@ def test_unblurred_noise_gives_a_low_confidence_none():
 
 def test_flat_image_gives_none_with_zero_confidence():
     found = estimate_blur(np.full((64, 80, 3), 0.3, np.float32))
-    assert found == {"kind": "none", "confidence": 0.0, "noise_sigma": 0.0, "size": 64,
+    assert found == {"kind": "none", "confidence": 0.0, "noise_sigma": 0.0, "crop": 64,
                      "reason": found["reason"]}
     assert "flat" in found["reason"]
 
