@@ -137,10 +137,11 @@ def image_command(*, writes_images=True, default_suffix="_out"):
             task = function(**options)
             _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
 
-        run.__click_params__ = list(getattr(function, "__click_params__", []))
-        for option in reversed(_runner_options(writes_images)):
+        run.__click_params__ = []
+        for option in reversed([*_runner_options(writes_images), max_pixels_option]):
             run = option(run)
-        run = max_pixels_option(run)
+        # Click lists parameters in the reverse order of this list: the command's own first.
+        run.__click_params__.extend(getattr(function, "__click_params__", []))
         return click.command(name=name)(run)
 
     return decorate
