@@ -510,7 +510,7 @@ def scores(motion, sharp_error, defocus_error, gaussian_error, radius, sigma):
       anisotropy of the projections (2.5 -> 0, 5 -> 1);
     - defocus: the pillbox fit's error relative to the no-blur fit (0.5 -> 0,
       0.25 -> 1), times a share between 0.5 and 1 that grows with its margin over
-      the Gaussian fit (0.75 when both fit equally), times a ramp on the radius
+      the Gaussian fit (0.81 when both fit equally), times a ramp on the radius
       (1.2 -> 0, 1.5 -> 1: the search starts at 1, where the best fit of a sharp
       image lands);
     - gaussian: the Gaussian fit's relative error (0.3 -> 0, 0.15 -> 1), times
@@ -523,7 +523,9 @@ def scores(motion, sharp_error, defocus_error, gaussian_error, radius, sigma):
     sharp = max(sharp_error, 1e-12)
     defocus = max(defocus_error, 1e-12)
     gaussian = max(gaussian_error, 1e-12)
-    share = _ramp(np.log2(gaussian / defocus), -1.0, 2.0)  # 1: only the pillbox fits
+    # 1 when only the pillbox fits, 0 when only the Gaussian does; 0.625 on a tie, which
+    # goes to the pillbox (the common photographic blur; the two kernels are then alike)
+    share = _ramp(np.log2(gaussian / defocus), -1.25, 2.0)
     return {
         "motion": _ramp(motion["correlation"], 0.6, 0.2) * _ramp(motion["anisotropy"], 2.5, 2.5),
         "defocus": _ramp(-defocus / sharp, -0.5, 0.25) * (0.5 + 0.5 * share) * _ramp(radius, 1.2, 0.3),
