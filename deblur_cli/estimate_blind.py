@@ -508,8 +508,8 @@ def scores(motion, sharp_error, defocus_error, gaussian_error, radius, sigma):
 
     - motion: the model projection's correlation (0.6 -> 0, 0.8 -> 1) times the
       anisotropy of the projections (2.5 -> 0, 5 -> 1);
-    - defocus: the pillbox fit's error relative to the no-blur fit (0.5 -> 0,
-      0.25 -> 1), times a share between 0.5 and 1 that grows with its margin over
+    - defocus: the pillbox fit's error relative to the no-blur fit (0.75 -> 0,
+      0.45 -> 1; large disks leave little signal, and fit less closely), times a share between 0.5 and 1 that grows with its margin over
       the Gaussian fit (0.81 when both fit equally), times a ramp on the radius
       (1.2 -> 0, 1.5 -> 1: the search starts at 1, where the best fit of a sharp
       image lands);
@@ -528,7 +528,7 @@ def scores(motion, sharp_error, defocus_error, gaussian_error, radius, sigma):
     share = _ramp(np.log2(gaussian / defocus), -1.25, 2.0)
     return {
         "motion": _ramp(motion["correlation"], 0.6, 0.2) * _ramp(motion["anisotropy"], 2.5, 2.5),
-        "defocus": _ramp(-defocus / sharp, -0.5, 0.25) * (0.5 + 0.5 * share) * _ramp(radius, 1.2, 0.3),
+        "defocus": _ramp(-defocus / sharp, -0.75, 0.3) * (0.5 + 0.5 * share) * _ramp(radius, 1.2, 0.3),
         "gaussian": _ramp(-gaussian / sharp, -0.3, 0.15) * (1.0 - 0.5 * share) * _ramp(sigma, 0.7, 0.3),
     }
 
