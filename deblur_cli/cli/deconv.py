@@ -6,10 +6,21 @@ from .psf import PSF_OPTIONS, psf_options
 from .runner import Task, image_command
 
 
-def process(image, *, psf, psf_info, nsr, reg, boundary):
-    """Deblur one image's colour channels (alpha untouched)."""
+def process(image, *, psf, psf_info, nsr, reg, boundary, psf_kind=None):
+    """Deblur one image's colour channels (alpha untouched).
+
+    ``psf=None`` estimates the PSF from the image itself (``--psf auto``); the
+    estimate (kind, parameters, confidence, noise) is recorded as ``psf``. When no
+    blur is identified the identity kernel is used and the image is left as it is.
+    """
     from ..deconv import wiener
 
+    if psf is None:
+        from ..estimate import estimate_psf
+
+        psf, found = estimate_psf(image.pixels, psf_kind)
+        psf_info = {"source": "estimated", **{k: v for k, v in found.items() if k not in ("scores", "candidates")},
+                    "size": f"{psf.shape[1]}x{psf.shape[0]}"}
     pixels, used = wiener(image.pixels, psf, nsr, reg=reg, boundary=boundary, return_nsr=True)
     info = {"psf": psf_info, "nsr": used, "nsr_source": "gcv" if nsr == "auto" else "given",
             "reg": reg, "boundary": boundary}
@@ -53,23 +64,34 @@ def _nsr(nsr_text, snr_db):
               show_default=True,
               help="Borders: reflect (mirror into a re-blurred, tapered margin; no ringing from the "
                    "edges), periodic (plain circular, as MATLAB deconvwnr), edgetaper (MATLAB edgetaper).")
-def command(motion, defocus, gaussian, psf_file, psf_center, nsr_text, snr_db, reg, boundary, **_):
-    """Deblur images by Wiener deconvolution with a known PSF.
+@click.option("--psf-kind", type=click.Choice(["motion", "defocus", "gaussian"]), default=None,
+              help="With an estimated PSF (no PSF option, or --psf auto): look for this kind of blur only.")
+def command(motion, defocus, gaussian, psf_file, psf_center, nsr_text, snr_db, reg, boundary, psf_kind, **_):
+    """Deblur images by Wiener deconvolution with a given or estimated PSF.
 
     X = conj(H) G / (|H|^2 + NSR |R|^2) on the DFT of the image, H the transfer
     function of the PSF. All colour channels share one transform; alpha is kept.
-    With -v, prints the PSF and NSR used for each image.
+    Without a PSF option (or with --psf auto) the PSF of each image is estimated
+    from the image (as `deblur estimate` does); when no blur is identified the
+    image is left as it is. With -v, prints the PSF and NSR used for each image.
 
     \b
-    Example:
+    Examples:
       deblur deconv blurred.png -o sharp.png --motion 15,30 --nsr 0.005
+      deblur deconv blurred.png -o sharp.png            # PSF and NSR estimated
     """
     from ..errors import ParameterError
     from .psf import make_psf
 
     nsr = _nsr(nsr_text, snr_db)
-    chosen = make_psf(motion, defocus, gaussian, psf_file, psf_center)
+    auto = psf_file is not None and psf_file.strip().lower() == "auto"
+    chosen = None if auto else make_psf(motion, defocus, gaussian, psf_file, psf_center)
+    if auto and (motion or defocus or gaussian):
+        raise ParameterError(f"--psf auto estimates the PSF; do not also give {PSF_OPTIONS}")
     if chosen is None:
-        raise ParameterError(f"give the PSF of the blur: {PSF_OPTIONS}")
+        return Task(process, {"psf": None, "psf_info": None, "nsr": nsr, "reg": reg, "boundary": boundary,
+                              "psf_kind": psf_kind})
+    if psf_kind is not None:
+        raise ParameterError("--psf-kind goes with an estimated PSF; drop it, or drop the PSF option")
     kernel, psf_info = chosen
     return Task(process, {"psf": kernel, "psf_info": psf_info, "nsr": nsr, "reg": reg, "boundary": boundary})

@@ -1,5 +1,6 @@
 """``deblur deconv``: output equals the library call; NSR options; alpha; bad input."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -98,7 +99,8 @@ def _bad_psf(tmp_path, kind):
      (["--psf", "zero"], 3, "all zero"),
      (["--motion", "101,0"], 3, "larger than the image"),
      (["--motion", "9,30", "--gaussian", "2"], 2, "give one PSF"),
-     ([], 2, "--motion L,A, --defocus R, --gaussian S or --psf FILE")],
+     (["--psf", "auto", "--motion", "9,30"], 2, "--psf auto estimates the PSF"),
+     (["--gaussian", "1", "--psf-kind", "motion"], 2, "--psf-kind goes with an estimated PSF")],
 )
 def test_bad_input_one_line_no_output(run, tmp_path, blurred_png, args, code, fragment):
     args = [_bad_psf(tmp_path, a) if a in ("nan", "zero") else a for a in args]
@@ -120,3 +122,16 @@ def test_a_real_process_restores_the_blurred_sample(tmp_path):
     restored = read_any(out).astype(np.float64)
     gain = 10 * np.log10(np.mean((blurred - sharp) ** 2) / np.mean((restored - sharp) ** 2))
     assert gain > 5  # dB better than the blurred input
+
+
+def test_without_a_psf_option_the_psf_is_estimated_and_recorded(run, tmp_path):
+    out, report = tmp_path / "sharp.png", tmp_path / "report.json"
+    sample = ROOT / "sample_images" / "blurred" / "astronaut_motion15_30.png"
+    result = run("deconv", sample, "-o", out, "-v", "--report", report,
+                 "--reference", ROOT / "sample_images" / "astronaut.png")
+    assert result.exit_code == 0, result.stderr
+    assert "psf.source=estimated" in result.stderr and "psf.kind=motion" in result.stderr
+    record = json.loads(report.read_text())["records"][0]
+    assert abs(record["parameters"]["psf"]["length"] - 15) < 1.5
+    assert abs(record["parameters"]["psf"]["angle"] - 30) < 2
+    assert record["quality"]["psnr"] > record["input_quality"]["psnr"] + 4
