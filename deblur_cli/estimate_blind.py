@@ -59,16 +59,18 @@ __all__ = [
     "KINDS",
     "ACCEPT",
     "CROP",
-    "MOTION_EPS",
+    "MOTION_FLOORS",
+    "SHORT_MOTION",
 ]
 
 CROP = 512
 """Side of the analysed squares; larger images are analysed on up to four of them."""
 _EULER_GAMMA = 0.5772156649015329  # mean of log(E) - log(mean) for exponential E
 _MIN_RADIUS = 2  # frequency bins next to DC hold the scene's largest structures only
-MOTION_EPS = 1e-2
-"""Floor of the model ``log(|H1|^2 + eps)`` of the motion projection (about the
-noise-to-signal ratio of the deep stripes)."""
+MOTION_FLOORS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+"""Floors ``eps`` of the model ``log(|H1|^2 + eps)`` of the motion projection: about the
+noise-to-signal ratio in the stripes, which sets their depth; the search runs with
+1e-2, then the floor that fits the found length best is kept and the length refined."""
 
 
 @dataclass(frozen=True)
@@ -352,7 +354,7 @@ def _box_transfer(length, angle, t):
     return np.where(t == 0, 1.0, ratio)
 
 
-def _length_scores(half, size, angle, lengths, transfer):
+def _length_scores(half, size, angle, lengths, transfer, floor):
     """Correlation of the high-passed folded projection with each length's model."""
     from scipy.ndimage import gaussian_filter1d
 
@@ -361,7 +363,7 @@ def _length_scores(half, size, angle, lengths, transfer):
     used = (counts > 0.3 * size) & (np.arange(half.size) >= _MIN_RADIUS)
     scores = np.zeros(len(lengths))
     for i, length in enumerate(lengths):
-        model = np.log(transfer(length, angle, t) ** 2 + MOTION_EPS)
+        model = np.log(transfer(length, angle, t) ** 2 + floor)
         sigma = max(0.7 * size / length, 2.0)  # keeps about one stripe period, removes trends
         a = (half - gaussian_filter1d(half, sigma, mode="mirror"))[used]
         b = (model - gaussian_filter1d(model, sigma, mode="mirror"))[used]
@@ -375,6 +377,61 @@ def _refine(score, values):
     scores = score(values)
     index = int(np.argmax(scores))
     return float(values[index]), float(scores[index])
+
+
+def _fit_length(detrended, size, angle):
+    """Length, correlation and floor of the motion model that fits the projection at ``angle``."""
+    half = _half(projection(detrended, angle))
+
+    def scores(transfer, floor=1e-2):
+        return lambda lengths: _length_scores(half, size, angle, lengths, transfer, floor)
+
+    longest = max(8.0, size / 4)
+    grid = 4.0 * np.exp(np.arange(0.0, np.log(longest / 4.0), 0.02))  # 2 % steps
+    length = _refine(scores(_box_transfer), grid)[0]
+    length = _refine(scores(_exact_motion_transfer), np.linspace(0.97 * length, 1.03 * length, 13))[0]
+    fits = [scores(_exact_motion_transfer, floor)(np.array([length]))[0] for floor in MOTION_FLOORS]
+    floor = MOTION_FLOORS[int(np.argmax(fits))]
+    step = 0.005 * length
+    length, correlation = _refine(
+        scores(_exact_motion_transfer, floor), np.linspace(length - step, length + step, 11)
+    )
+    return length, correlation, floor
+
+
+def _model_correlations(detrended, length, angles, floor):
+    """Correlation of the detrended log spectrum with the 2-D motion model, per angle.
+
+    Both are binned 2x2 (the stripes of the short blurs this serves are many bins
+    wide) and compared on the half-plane, the spectrum being point-symmetric.
+    """
+    import cv2
+
+    from .psf import psf2otf
+
+    size = detrended.shape[0] // 2
+    columns = size - size // 2  # frequencies 0 .. columns - 1 along x
+    data = cv2.resize(detrended, (size, size), interpolation=cv2.INTER_AREA)[:, size // 2 :]
+    radius = _radial_index(size)[0][:, size // 2 :]
+    used = _annulus(size)[:, size // 2 :]
+    observed = data[used] - data[used].mean()
+    correlations = []
+    for angle in angles:
+        otf = psf2otf(_psf.motion(length, angle), (size, size))[:, :columns]
+        model = np.fft.fftshift(np.log(np.abs(otf) ** 2 + floor), axes=0)
+        # the radial mean over the half-plane is that of the plane, by symmetry
+        means = np.bincount(radius.ravel(), weights=model.ravel())
+        means /= np.maximum(np.bincount(radius.ravel()), 1)
+        expected = (model - means[radius])[used]
+        expected -= expected.mean()
+        norm = np.sqrt((observed**2).sum() * (expected**2).sum())
+        correlations.append(float((observed * expected).sum() / norm) if norm > 0 else 0.0)
+    return np.array(correlations)
+
+
+SHORT_MOTION = 20.0
+"""Below this length (pixels) the angle is refined by the 2-D model: the stripes are few
+and broad, and the projections' spread alone is pulled by the scene's own anisotropy."""
 
 
 def fit_motion(spec, angle=None):
@@ -397,24 +454,20 @@ def fit_motion(spec, angle=None):
     coarse = np.arange(0.0, 180.0, 1.0)
     spread = _projection_spread(detrended, coarse)
     anisotropy = float(spread.max() / max(np.median(spread), 1e-12))
-    if angle is None:
+    given = angle is not None
+    if not given:
         best = coarse[int(np.argmax(spread))]
         fine = np.arange(best - 1.0, best + 1.0 + 1e-9, 0.05)
         angle = _refine(lambda a: _projection_spread(detrended, a), fine)[0] % 180.0
-    size = spec.size
-    half = _half(projection(detrended, angle))
+    length, correlation, floor = _fit_length(detrended, spec.size, angle)
+    if not given and length < SHORT_MOTION and spec.size >= 128:
 
-    def scores(transfer):
-        return lambda lengths: _length_scores(half, size, angle, lengths, transfer)
+        def by_model(angles):
+            return _model_correlations(detrended, length, angles, floor)
 
-    longest = max(8.0, size / 4)
-    grid = 4.0 * np.exp(np.arange(0.0, np.log(longest / 4.0), 0.02))  # 2 % steps
-    length = _refine(scores(_box_transfer), grid)[0]
-    length = _refine(scores(_exact_motion_transfer), np.linspace(0.97 * length, 1.03 * length, 13))[0]
-    step = 0.005 * length
-    length, correlation = _refine(
-        scores(_exact_motion_transfer), np.linspace(length - step, length + step, 11)
-    )
+        angle = _refine(by_model, angle + np.arange(-2.0, 2.0 + 1e-9, 0.5))[0]
+        angle = _refine(by_model, angle + np.arange(-0.4, 0.4 + 1e-9, 0.1))[0] % 180.0
+        length, correlation, floor = _fit_length(detrended, spec.size, angle)
     return {"angle": float(angle), "length": length, "correlation": correlation, "anisotropy": anisotropy}
 
 
@@ -506,7 +559,7 @@ def _ramp(value, start, width):
 def scores(motion, sharp_error, defocus_error, gaussian_error, radius, sigma):
     """Evidence in [0, 1] for each kind of blur.
 
-    - motion: the model projection's correlation (0.6 -> 0, 0.8 -> 1) times the
+    - motion: the model projection's correlation (0.75 -> 0, 0.9 -> 1) times the
       anisotropy of the projections (2.5 -> 0, 5 -> 1);
     - defocus: the pillbox fit's error relative to the no-blur fit (0.75 -> 0,
       0.45 -> 1; large disks leave little signal, and fit less closely), times a share between 0.5 and 1 that grows with its margin over
@@ -527,7 +580,7 @@ def scores(motion, sharp_error, defocus_error, gaussian_error, radius, sigma):
     # goes to the pillbox (the common photographic blur; the two kernels are then alike)
     share = _ramp(np.log2(gaussian / defocus), -1.25, 2.0)
     return {
-        "motion": _ramp(motion["correlation"], 0.6, 0.2) * _ramp(motion["anisotropy"], 2.5, 2.5),
+        "motion": _ramp(motion["correlation"], 0.75, 0.15) * _ramp(motion["anisotropy"], 2.5, 2.5),
         "defocus": _ramp(-defocus / sharp, -0.75, 0.3) * (0.5 + 0.5 * share) * _ramp(radius, 1.2, 0.3),
         "gaussian": _ramp(-gaussian / sharp, -0.3, 0.15) * (1.0 - 0.5 * share) * _ramp(sigma, 0.7, 0.3),
     }
@@ -553,7 +606,9 @@ def estimate(pixels, kind=None):
         "defocus": {"radius": radius},
         "gaussian": {"sigma": sigma},
     }
-    best = max(KINDS if kind is None else (kind,), key=evidence.get)
+    # on a tie an isotropic blur wins: a sharp scene's own straight edges can look like
+    # motion stripes, while a motion blur never fits the isotropic models well
+    best = max(("defocus", "gaussian", "motion") if kind is None else (kind,), key=evidence.get)
     accepted = kind is not None or evidence[best] >= ACCEPT
     result = {"kind": best if accepted else "none"}
     if accepted:
