@@ -67,10 +67,12 @@ CROP = 512
 """Side of the analysed squares; larger images are analysed on up to four of them."""
 _EULER_GAMMA = 0.5772156649015329  # mean of log(E) - log(mean) for exponential E
 _MIN_RADIUS = 2  # frequency bins next to DC hold the scene's largest structures only
-MOTION_FLOORS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-"""Floors ``eps`` of the model ``log(|H1|^2 + eps)`` of the motion projection: about the
-noise-to-signal ratio in the stripes, which sets their depth; the search runs with
-1e-2, then the floor that fits the found length best is kept and the length refined."""
+MOTION_FLOORS = tuple((level, slope) for level in (1e-5, 1e-4, 1e-3, 1e-2, 1e-1) for slope in (0.0, 2.0, 4.0))
+"""Floors of the model ``log(|H1(t)|^2 + eps(t))`` of the motion projection, as
+``eps(t) = level * (t / 0.1)^slope``: about the noise-to-signal ratio at frequency
+``t``, which sets the depth of the stripes there and grows with ``t`` as the scene's
+power falls. The length search runs with ``(1e-2, 0)``, then the floor that fits the
+found length best is kept and the length refined."""
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,11 @@ def _box_transfer(length, angle, t):
     return np.where(t == 0, 1.0, ratio)
 
 
+def _floor(frequency, floor):
+    level, slope = floor
+    return level * (frequency / 0.1) ** slope
+
+
 def _length_scores(half, size, angle, lengths, transfer, floor):
     """Correlation of the high-passed folded projection with each length's model."""
     from scipy.ndimage import gaussian_filter1d
@@ -363,7 +370,7 @@ def _length_scores(half, size, angle, lengths, transfer, floor):
     used = (counts > 0.3 * size) & (np.arange(half.size) >= _MIN_RADIUS)
     scores = np.zeros(len(lengths))
     for i, length in enumerate(lengths):
-        model = np.log(transfer(length, angle, t) ** 2 + floor)
+        model = np.log(transfer(length, angle, t) ** 2 + _floor(t, floor))
         sigma = max(0.7 * size / length, 2.0)  # keeps about one stripe period, removes trends
         a = (half - gaussian_filter1d(half, sigma, mode="mirror"))[used]
         b = (model - gaussian_filter1d(model, sigma, mode="mirror"))[used]
@@ -380,10 +387,10 @@ def _refine(score, values):
 
 
 def _fit_length(detrended, size, angle):
-    """Length, correlation and floor of the motion model that fits the projection at ``angle``."""
+    """Length of the motion model that fits the projection at ``angle``, and its correlation."""
     half = _half(projection(detrended, angle))
 
-    def scores(transfer, floor=1e-2):
+    def scores(transfer, floor=(1e-2, 0.0)):
         return lambda lengths: _length_scores(half, size, angle, lengths, transfer, floor)
 
     longest = max(8.0, size / 4)
@@ -396,14 +403,18 @@ def _fit_length(detrended, size, angle):
     length, correlation = _refine(
         scores(_exact_motion_transfer, floor), np.linspace(length - step, length + step, 11)
     )
-    return length, correlation, floor
+    return length, correlation
 
 
-def _model_correlations(detrended, length, angles, floor):
+_MODEL_FLOOR = 1e-2
+
+
+def _model_correlations(detrended, length, angles):
     """Correlation of the detrended log spectrum with the 2-D motion model, per angle.
 
     Both are binned 2x2 (the stripes of the short blurs this serves are many bins
-    wide) and compared on the half-plane, the spectrum being point-symmetric.
+    wide) and compared on the half-plane, the spectrum being point-symmetric. The
+    model's floor is fixed: only the stripes' direction matters here.
     """
     import cv2
 
@@ -418,7 +429,7 @@ def _model_correlations(detrended, length, angles, floor):
     correlations = []
     for angle in angles:
         otf = psf2otf(_psf.motion(length, angle), (size, size))[:, :columns]
-        model = np.fft.fftshift(np.log(np.abs(otf) ** 2 + floor), axes=0)
+        model = np.fft.fftshift(np.log(np.abs(otf) ** 2 + _MODEL_FLOOR), axes=0)
         # the radial mean over the half-plane is that of the plane, by symmetry
         means = np.bincount(radius.ravel(), weights=model.ravel())
         means /= np.maximum(np.bincount(radius.ravel()), 1)
@@ -459,15 +470,15 @@ def fit_motion(spec, angle=None):
         best = coarse[int(np.argmax(spread))]
         fine = np.arange(best - 1.0, best + 1.0 + 1e-9, 0.05)
         angle = _refine(lambda a: _projection_spread(detrended, a), fine)[0] % 180.0
-    length, correlation, floor = _fit_length(detrended, spec.size, angle)
+    length, correlation = _fit_length(detrended, spec.size, angle)
     if not given and length < SHORT_MOTION and spec.size >= 128:
 
         def by_model(angles):
-            return _model_correlations(detrended, length, angles, floor)
+            return _model_correlations(detrended, length, angles)
 
         angle = _refine(by_model, angle + np.arange(-2.0, 2.0 + 1e-9, 0.5))[0]
         angle = _refine(by_model, angle + np.arange(-0.4, 0.4 + 1e-9, 0.1))[0] % 180.0
-        length, correlation, floor = _fit_length(detrended, spec.size, angle)
+        length, correlation = _fit_length(detrended, spec.size, angle)
     return {"angle": float(angle), "length": length, "correlation": correlation, "anisotropy": anisotropy}
 
 
