@@ -254,7 +254,7 @@ def _call_indexed(function, indexed):
     return index, _call(function, argument)
 
 
-def run_parallel(function, arguments, *, jobs=1, on_result, fail_fast=False):
+def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_fast=False):
     """Call ``function`` on every argument, in worker processes when ``jobs > 1``.
 
     Parameters
@@ -264,7 +264,11 @@ def run_parallel(function, arguments, *, jobs=1, on_result, fail_fast=False):
     arguments : sequence
         One argument per task.
     jobs : int, optional
-        Worker processes; each gets ``cores // jobs`` threads for its numeric work.
+        Worker processes.
+    threads : int, optional
+        Threads each job may use for its numeric work; by default ``cores // jobs``
+        (at least 1; jobs counted up to the number of arguments), so the jobs
+        together use every core once.
     on_result : callable
         Called in this process as ``on_result(index, value, error, seconds)`` as
         each task ends (in completion order); ``error`` is a DeblurError or None.
@@ -278,7 +282,12 @@ def run_parallel(function, arguments, *, jobs=1, on_result, fail_fast=False):
     them, and a KeyboardInterrupt goes on up to the caller.
     """
     arguments = list(arguments)
-    if jobs <= 1 or len(arguments) <= 1:
+    jobs = max(1, min(jobs, len(arguments)))
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    if jobs == 1:
+        from .threads import set_thread_budget
+
+        set_thread_budget(threads)
         for index, argument in enumerate(arguments):
             value, error, seconds = _call(function, argument)
             if on_result(index, value, error, seconds) or (fail_fast and error):
@@ -286,11 +295,9 @@ def run_parallel(function, arguments, *, jobs=1, on_result, fail_fast=False):
         return
     import multiprocessing
 
-    cores = os.cpu_count() or 1
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    workers = min(jobs, len(arguments))
-    with context.Pool(workers, initializer=_init_worker, initargs=(max(1, cores // jobs),)) as pool:
+    with context.Pool(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
         results = pool.imap_unordered(functools.partial(_call_indexed, function), enumerate(arguments))
         for index, (value, error, seconds) in results:
             if on_result(index, value, error, seconds) or (fail_fast and error):

@@ -120,3 +120,22 @@ def test_run_parallel_fail_fast_stops():
     run_parallel(failing_on_odd, range(7), jobs=1, fail_fast=True,
                  on_result=lambda i, value, error, seconds: seen.append(i))
     assert seen == [0, 1]
+
+
+def thread_budget(_):
+    from deblur_cli.threads import fft_workers
+
+    return fft_workers()
+
+
+@pytest.mark.parametrize("jobs, threads", [(2, None), (2, 3), (1, 1)])
+def test_each_job_gets_its_share_of_threads(jobs, threads):
+    from deblur_cli.threads import set_thread_budget
+
+    budgets = []
+    try:
+        run_parallel(thread_budget, range(4), jobs=jobs, threads=threads,
+                     on_result=lambda i, value, error, seconds: budgets.append(value))
+    finally:
+        set_thread_budget(os.cpu_count() or 1)
+    assert budgets == [threads or max(1, (os.cpu_count() or 1) // jobs)] * 4

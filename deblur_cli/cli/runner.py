@@ -88,6 +88,8 @@ def _runner_options(writes_images):
         click.option("-r", "--recursive", is_flag=True, help="Take images in subdirectories of directory inputs."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Worker processes for many inputs [default: number of cores]."),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Threads per job for FFTs and OpenCV [default: cores / jobs]."),
         click.option("--shard", default=None, metavar="K/N",
                      help="Process only the K-th of N shares of the sorted inputs (array jobs)."),
         click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails."),
@@ -292,8 +294,8 @@ def _execute(name, task, options, *, writes_images, default_suffix):
 
     jobs_wanted = options["jobs"] or (os.cpu_count() or 1)
     try:
-        run_parallel(_run_job, [job for _, job in jobs], jobs=jobs_wanted, on_result=on_result,
-                     fail_fast=options["fail_fast"])
+        run_parallel(_run_job, [job for _, job in jobs], jobs=jobs_wanted, threads=options["threads"],
+                     on_result=on_result, fail_fast=options["fail_fast"])
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
