@@ -354,10 +354,10 @@ def estimate_blur(pixels, kind=None):
     produce (see :mod:`deblur_cli.estimate_blind`): the parallel stripes of a
     motion blur give its direction and length, the rings of a defocus blur its
     radius, the smooth fall-off of a Gaussian blur its sigma. Colour channels are
-    averaged. The analysis runs on the central 512x512 square (the mean spectrum
-    of the central 2x2 block of such squares for images at least 1024 pixels on
-    each side), so a large image costs no more than a small one and the
-    parameters keep their meaning in the full image's pixels.
+    averaged. The analysis runs on the central 512x512 square, or on the mean
+    spectrum of two such squares along each side of 1024 pixels or more (up to
+    2x2), so a large image costs no more than a small one and the parameters
+    keep their meaning in the full image's pixels.
 
     Parameters
     ----------

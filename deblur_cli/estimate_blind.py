@@ -6,8 +6,8 @@ frequency), while ``|H|^2`` carries sharp structure: the parallel dark stripes o
 motion blur (``|sinc|^2`` across the motion direction), the dark rings of a defocus
 blur (``|jinc|^2``), or the smooth Gaussian fall-off. The steps:
 
-1. the grey image's central square (or the average of four squares for large
-   images) is reduced to its periodic component [1]_ (which removes the cross that
+1. the grey image's central square (or up to 2x2 of them for large images) is
+   reduced to its periodic component [1]_ (which removes the cross that
    the image borders put into the spectrum, without a window that would blur the
    zeros), and its periodogram's logarithm is taken;
 2. motion: the log spectrum minus its radial mean is projected along every
