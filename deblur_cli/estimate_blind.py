@@ -4,7 +4,8 @@ A blurred image's power spectrum is the scene's spectrum times ``|H|^2`` plus th
 noise floor. The scene's spectrum is smooth (close to a power law of the radial
 frequency), while ``|H|^2`` carries sharp structure: the parallel dark stripes of a
 motion blur (``|sinc|^2`` across the motion direction), the dark rings of a defocus
-blur (``|jinc|^2``), or the smooth Gaussian fall-off. The steps:
+blur (``|jinc|^2``), or the smooth Gaussian fall-off. Following the parametric
+approach of [2]_, the steps are:
 
 1. the grey image's central square (or up to 2x2 of them for large images) is
    reduced to its periodic component [1]_ (which removes the cross that
@@ -13,9 +14,12 @@ blur (``|jinc|^2``), or the smooth Gaussian fall-off. The steps:
 2. motion: the log spectrum minus its radial mean is projected along every
    direction (a Radon transform); the stripes line up, and the projection varies
    most, when projecting along them; 1 degree steps, then 0.05 degree around the
-   best. The length is the one whose model projection ``log(|H1(t)|^2 + eps)``,
+   best. The length is the one whose model projection ``log(|H1(t)|^2 + eps(t))``,
    ``H1`` the transfer function of the exact kernel of :func:`.psf.motion` along
-   its direction, correlates best with the measured one (both high-passed);
+   its direction and ``eps`` a noise-to-signal floor fitted per image, correlates
+   best with the measured one (both high-passed). Short blurs, whose few broad
+   stripes the scene's own straight edges can pull, have their angle refined
+   against the 2-D model;
 3. defocus and Gaussian: the radial mean of the log spectrum is fitted by
    ``log(A rho^b |H(rho)|^2 + N)``, ``H`` the angular mean of the transfer function
    of the exact kernel of :func:`.psf.defocus` or :func:`.psf.gaussian`, ``N`` the
@@ -67,7 +71,9 @@ CROP = 512
 """Side of the analysed squares; larger images are analysed on up to four of them."""
 _EULER_GAMMA = 0.5772156649015329  # mean of log(E) - log(mean) for exponential E
 _MIN_RADIUS = 2  # frequency bins next to DC hold the scene's largest structures only
-MOTION_FLOORS = tuple((level, slope) for level in (1e-5, 1e-4, 1e-3, 1e-2, 1e-1) for slope in (0.0, 2.0, 4.0))
+MOTION_FLOORS = tuple(
+    (level, slope) for level in (1e-5, 1e-4, 1e-3, 1e-2, 1e-1) for slope in (0.0, 2.0, 4.0)
+)
 """Floors of the model ``log(|H1(t)|^2 + eps(t))`` of the motion projection, as
 ``eps(t) = level * (t / 0.1)^slope``: about the noise-to-signal ratio at frequency
 ``t``, which sets the depth of the stripes there and grows with ``t`` as the scene's
@@ -115,7 +121,7 @@ def _periodic_component(tile):
     boundary[:, 0] += jump
     boundary[:, -1] -= jump
     cy = np.cos(2 * np.pi * np.arange(rows) / rows)[:, None]
-    cx = np.cos(2 * np.pi * np.fft.rfftfreq(cols) )[None, :]
+    cx = np.cos(2 * np.pi * np.fft.rfftfreq(cols))[None, :]
     denominator = 2 * cy + 2 * cx - 4
     denominator[0, 0] = 1.0
     smooth = np.fft.rfft2(boundary) / denominator
@@ -288,7 +294,9 @@ def fit_isotropic(profile, rho, log_noise, transfer_power, iterations=15):
 # ------------------------------------------------------------------ motion
 
 
+@functools.lru_cache(maxsize=4)
 def _annulus(size):
+    """Frequencies used for the motion analysis: radius in [2, size/2 - 1) of a centred grid."""
     offsets = np.arange(size) - size // 2
     radius = np.hypot(offsets[:, None], offsets[None, :])
     return (radius >= _MIN_RADIUS) & (radius < size // 2 - 1)
