@@ -385,7 +385,8 @@ def estimate_blur(pixels, kind=None):
     ParameterError
         Unknown ``kind``.
     InputError
-        The image is smaller than 32x32 or not (H, W) / (H, W, C).
+        The image is smaller than 32x32, not (H, W) / (H, W, C), or holds NaN or
+        infinite values.
 
     References
     ----------
@@ -404,6 +405,8 @@ def estimate_blur(pixels, kind=None):
             f"blur estimation needs an image of at least {_MIN_SIDE}x{_MIN_SIDE} pixels, "
             f"got shape {array.shape}"
         )
+    if not np.all(np.isfinite(array)):
+        raise InputError("the image holds NaN or infinite values; blur estimation needs finite pixels")
     result = estimate_blind.estimate(array, kind)
     channels = 1 if array.ndim == 2 else array.shape[2]
     if channels > 1:  # the spectrum's noise is that of the grey mean; report the image's own

@@ -265,6 +265,10 @@ def test_estimate_blur_rejects_bad_requests():
         estimate_blur(np.zeros((16, 100)))
     with pytest.raises(ParameterError, match="unknown blur kind 'box'"):
         estimate_blur(np.zeros((64, 64)), kind="box")
+    holed = np.zeros((64, 64), np.float32)
+    holed[3, 4] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        estimate_blur(holed)
 
 
 def test_radial_transfer_is_the_angular_mean_of_the_otf():
