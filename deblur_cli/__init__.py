@@ -23,6 +23,8 @@ _EXPORTS = {
     "wiener": "deconv",
     "noise_sigma": "estimate",
     "gcv_nsr": "estimate",
+    "estimate_blur": "estimate",
+    "estimate_psf": "estimate",
     "resize_bilinear": "resample",
     "conv_transpose2d": "resample",
     "bilinear_kernel": "resample",

@@ -73,7 +73,8 @@ def command(motion, defocus, gaussian, psf_file, psf_center, nsr_text, snr_db, r
     function of the PSF. All colour channels share one transform; alpha is kept.
     Without a PSF option (or with --psf auto) the PSF of each image is estimated
     from the image (as `deblur estimate` does); when no blur is identified the
-    image is left as it is. With -v, prints the PSF and NSR used for each image.
+    image is left as it is, and what was found is printed on stderr. With -v,
+    prints the PSF and NSR used for each image.
 
     \b
     Examples:
@@ -90,7 +91,7 @@ def command(motion, defocus, gaussian, psf_file, psf_center, nsr_text, snr_db, r
         raise ParameterError(f"--psf auto estimates the PSF; do not also give {PSF_OPTIONS}")
     if chosen is None:
         return Task(process, {"psf": None, "psf_info": None, "nsr": nsr, "reg": reg, "boundary": boundary,
-                              "psf_kind": psf_kind})
+                              "psf_kind": psf_kind}, announce=True)
     if psf_kind is not None:
         raise ParameterError("--psf-kind goes with an estimated PSF; drop it, or drop the PSF option")
     kernel, psf_info = chosen

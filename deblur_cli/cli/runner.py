@@ -43,10 +43,14 @@ class Task:
         Module-level ``process(image, **params) -> (Image or None, dict)``.
     params : dict
         Keyword arguments for ``process``; picklable.
+    announce : bool
+        Print each image's ``info`` on stderr even without ``-v`` (not with
+        ``--quiet``): for parameters the tool chose itself, such as an estimated PSF.
     """
 
     process: object
     params: dict = field(default_factory=dict)
+    announce: bool = False
 
 
 @dataclass(frozen=True)
@@ -282,7 +286,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
             failures.append(error)
             if batch:
                 click.echo(f"deblur: error: {error}", err=True)
-        elif verbose:
+        elif verbose or (task.announce and not quiet):
             target = f" -> {job.output}" if job.output else ""
             click.echo(f"deblur: {job.input}{target}: {_format_info(record['parameters'])}", err=True)
         finished.add(index)

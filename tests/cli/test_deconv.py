@@ -127,7 +127,7 @@ def test_a_real_process_restores_the_blurred_sample(tmp_path):
 def test_without_a_psf_option_the_psf_is_estimated_and_recorded(run, tmp_path):
     out, report = tmp_path / "sharp.png", tmp_path / "report.json"
     sample = ROOT / "sample_images" / "blurred" / "astronaut_motion15_30.png"
-    result = run("deconv", sample, "-o", out, "-v", "--report", report,
+    result = run("deconv", sample, "-o", out, "--report", report,
                  "--reference", ROOT / "sample_images" / "astronaut.png")
     assert result.exit_code == 0, result.stderr
     assert "psf.source=estimated" in result.stderr and "psf.kind=motion" in result.stderr
@@ -135,3 +135,9 @@ def test_without_a_psf_option_the_psf_is_estimated_and_recorded(run, tmp_path):
     assert abs(record["parameters"]["psf"]["length"] - 15) < 1.5
     assert abs(record["parameters"]["psf"]["angle"] - 30) < 2
     assert record["quality"]["psnr"] > record["input_quality"]["psnr"] + 4
+
+
+def test_quiet_silences_the_estimated_psf(run, tmp_path):
+    sample = ROOT / "sample_images" / "blurred" / "astronaut_motion15_30.png"
+    result = run("deconv", sample, "-o", tmp_path / "sharp.png", "--quiet")
+    assert result.exit_code == 0 and result.stderr == ""
