@@ -197,6 +197,18 @@ def _refuse_existing(pairs, options):
         raise OutputError(f"output exists{more}; pass --overwrite to replace or --skip-existing to resume", existing[0])
 
 
+def _check_report_path(options, pairs):
+    """Refuse a report that cannot be written, or that would share stdout with an image."""
+    from ..errors import ParameterError
+    from ..images import check_output_path
+
+    path = options.get("report_path")
+    if path == "-" and any(output == "-" for _, output in pairs):
+        raise ParameterError("the image goes to stdout; write the report to a file, not '-'")
+    if path and path != "-":
+        check_output_path(path, [item.path for item, _ in pairs], overwrite=True)
+
+
 def _reference_for(item, options):
     if options.get("reference") is not None:
         return options["reference"]
@@ -231,12 +243,13 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     pairs = _plan(items, options, writes_images, default_suffix)
     if writes_images:
         _refuse_existing(pairs, options)
+    _check_report_path(options, pairs)
     quiet, verbose = options["quiet"], options["verbose"]
     batch = len(pairs) > 1
     records = [None] * len(pairs)
     jobs = []
     for index, (item, output) in enumerate(pairs):
-        record = {"input": item.path, "output": output, "status": "done", "error": None,
+        record = {"input": item.path, "output": output, "status": "pending", "error": None,
                   "parameters": None, "reference": _reference_for(item, options) if writes_images else None,
                   "quality": None, "input_quality": None, "seconds": 0.0}
         records[index] = record
@@ -271,7 +284,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         record["seconds"] = round(seconds, 3)
         if error is None:
             fields, data = value
-            record.update(fields)
+            record.update(fields, status="done")
             try:
                 if data is not None:
                     if job.output != "-":
@@ -303,18 +316,18 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+    for record in records:  # left when --fail-fast stopped the run
+        if record["status"] == "pending":
+            record["status"] = "not run"
+    statuses = [record["status"] for record in records]
     summary = {
         "total": len(records),
-        "done": sum(r["status"] == "done" for r in records),
-        "skipped": sum(r["status"] == "skipped" for r in records),
-        "failed": sum(r["status"] == "failed" for r in records),
-        "not_run": sum(r["status"] == "done" and r["parameters"] is None for r in records),
+        "done": statuses.count("done"),
+        "skipped": statuses.count("skipped"),
+        "failed": statuses.count("failed"),
+        "not_run": statuses.count("not run"),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    for record in records:
-        if record["status"] == "done" and record["parameters"] is None:
-            record["status"] = "not run"
-    summary["done"] -= summary["not_run"]
     _write_reports(name, records, summary, options)
     if not batch and failures:
         raise failures[0]

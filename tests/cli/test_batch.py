@@ -132,3 +132,20 @@ def test_interrupt_leaves_only_complete_files_and_exits_130(tmp_path, jobs):
         assert not path.name.startswith("."), f"temporary file left: {path.name}"
         decoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         assert decoded is not None and np.array_equal(decoded, big)
+
+
+def test_fail_fast_records_what_did_not_run(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 5, corrupt={1})
+    report = tmp_path / "r.json"
+    result = run("convert", inputs, "--out-dir", tmp_path / "out", "--jobs", 1, "--fail-fast", "--report", report)
+    assert result.exit_code == 1
+    document = json.loads(report.read_text())
+    assert [r["status"] for r in document["records"]] == ["done", "failed", "not run", "not run", "not run"]
+    assert document["summary"]["not_run"] == 3
+
+
+def test_unwritable_report_is_refused_before_any_work(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 2)
+    result = run("convert", inputs, "--out-dir", tmp_path / "out", "--report", tmp_path / "nowhere" / "r.json")
+    assert result.exit_code == 3
+    assert not (tmp_path / "out").exists()
