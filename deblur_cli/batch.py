@@ -10,9 +10,10 @@ import glob
 import os
 import signal
 import time
+import traceback
 from dataclasses import dataclass
 
-from .errors import DeblurError, OutputError, ParameterError
+from .errors import DeblurError, InputError, OutputError, ParameterError
 
 __all__ = [
     "Item",
@@ -81,7 +82,7 @@ def _read_list(list_file):
         with open(list_file, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError as e:
-        raise ParameterError(f"cannot read the list of inputs: {e.strerror or e}", list_file) from None
+        raise InputError(f"cannot read the list of inputs: {e.strerror or e}", list_file) from None
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
@@ -216,9 +217,9 @@ def find_collisions(pairs):
         Naming the first clash found.
     """
     seen = {}
-    inputs = {os.path.abspath(item.path) for item, _ in pairs}
+    inputs = {os.path.realpath(item.path) for item, _ in pairs}
     for item, output in pairs:
-        key = os.path.abspath(output)
+        key = os.path.realpath(output)
         if key in inputs:
             raise OutputError(f"would overwrite the input {item.path}; choose another --out-dir, --suffix or --name", output)
         if key in seen:
@@ -246,7 +247,9 @@ def _call(function, argument):
     except MemoryError:
         return None, DeblurError("not enough memory for this image"), time.perf_counter() - start
     except Exception as e:  # a bug on one file must not stop the batch
-        return None, DeblurError(f"internal error: {type(e).__name__}: {e}"), time.perf_counter() - start
+        error = DeblurError(f"internal error: {type(e).__name__}: {e}")
+        error.details = traceback.format_exc()  # shown with --debug
+        return None, error, time.perf_counter() - start
 
 
 def _call_indexed(function, indexed):
@@ -272,7 +275,6 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
     on_result : callable
         Called in this process as ``on_result(index, value, error, seconds)`` as
         each task ends (in completion order); ``error`` is a DeblurError or None.
-        It returns True when the run should stop.
     fail_fast : bool, optional
         Stop at the first error.
 
@@ -290,7 +292,8 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
         set_thread_budget(threads)
         for index, argument in enumerate(arguments):
             value, error, seconds = _call(function, argument)
-            if on_result(index, value, error, seconds) or (fail_fast and error):
+            on_result(index, value, error, seconds)
+            if fail_fast and error:
                 return
         return
     import multiprocessing
@@ -300,5 +303,6 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
     with context.Pool(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
         results = pool.imap_unordered(functools.partial(_call_indexed, function), enumerate(arguments))
         for index, (value, error, seconds) in results:
-            if on_result(index, value, error, seconds) or (fail_fast and error):
+            on_result(index, value, error, seconds)
+            if fail_fast and error:
                 return  # leaving the block terminates the workers

@@ -34,6 +34,7 @@ __all__ = [
     "write_image",
     "encode_image",
     "check_output_path",
+    "check_bit_depth",
     "format_extension",
     "atomic_write_bytes",
     "DEFAULT_MAX_PIXELS",
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 _EIGHT_BIT_ONLY = {".jpg", ".bmp", ".webp"}
+_NO_ALPHA = {".jpg", ".bmp"}  # alpha is dropped: JPEG has none, and BMP readers ignore it
 _MAGIC = [
     (b"\x89PNG\r\n\x1a\n", ".png"),
     (b"\xff\xd8\xff", ".jpg"),
@@ -175,10 +177,10 @@ def _read_bytes(path):
         raise InputError(f"cannot read: {e.strerror or e}", path) from None
 
 
-def _png_header(data):
+def _png_header(data, path):
     """(width, height, bit depth, colour type) from a PNG's IHDR chunk."""
     if len(data) < 29 or data[12:16] != b"IHDR":
-        raise InputError("not a valid PNG file (no IHDR header); the file is damaged")
+        raise InputError("not a valid PNG file (no IHDR header); the file is damaged", path)
     width, height, depth, colour_type = struct.unpack(">IIBB", data[16:26])
     return width, height, depth, colour_type
 
@@ -196,7 +198,7 @@ def _decode(data, path, max_pixels):
             path,
         )
     if ext == ".png":
-        width, height, depth, colour_type = _png_header(data)
+        width, height, depth, colour_type = _png_header(data, path)
         _check_pixel_count(width * height, path, max_pixels)
         if colour_type != 3:  # all but palette images, which Pillow expands to RGB
             return _decode_png(data, path, colour_type)
@@ -341,6 +343,29 @@ def _to_dtype(array, dtype):
     return scaled.astype(dtype)
 
 
+def check_bit_depth(extension, bit_depth):
+    """Refuse a bit depth that a format cannot hold, before any work.
+
+    Parameters
+    ----------
+    extension : str
+        ``.png``, ``.jpg``, ``.tif``, ``.bmp`` or ``.webp``.
+    bit_depth : {8, 16, "float"} or None
+        The depth asked for; None (the source's) always passes.
+
+    Raises
+    ------
+    ParameterError
+        The format cannot hold that depth.
+    """
+    if bit_depth is None or bit_depth == 8:
+        return
+    if extension in _EIGHT_BIT_ONLY:
+        raise ParameterError(f"{extension} files hold only 8-bit samples; use .png or .tif for {bit_depth}")
+    if extension == ".png" and bit_depth == "float":
+        raise ParameterError("PNG holds no float samples; use .tif for --bit-depth float")
+
+
 def encode_image(image, extension, *, bit_depth=None, quality=95):
     """Encode an image to the bytes of a file.
 
@@ -363,23 +388,17 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
     """
     import imageio.v3 as iio
 
-    explicit = bit_depth is not None
+    if bit_depth not in (None, 8, 16, "float"):
+        raise ParameterError(f"bit depth must be 8, 16 or float, got {bit_depth!r}")
+    check_bit_depth(extension, bit_depth)
     depth = image.bit_depth if bit_depth is None else bit_depth
-    if depth not in (8, 16, "float"):
-        raise ParameterError(f"bit depth must be 8, 16 or float, got {depth!r}")
-    if extension in _EIGHT_BIT_ONLY and depth != 8:
-        if explicit:
-            raise ParameterError(
-                f"{extension} files hold only 8-bit samples; use .png or .tif for {depth}"
-            )
+    if extension in _EIGHT_BIT_ONLY:
         depth = 8
-    if extension == ".png" and depth == "float":
-        if explicit:
-            raise ParameterError("PNG holds no float samples; use .tif for --bit-depth float")
+    elif extension == ".png" and depth == "float":
         depth = 16
     dtype = _dtype_of(depth)
     planes = image.pixels if image.pixels.ndim == 3 else image.pixels[..., None]
-    if image.alpha is not None:
+    if image.alpha is not None and extension not in _NO_ALPHA:
         planes = np.concatenate([planes, image.alpha[..., None]], axis=-1)
     array = _to_dtype(planes, dtype)
     if array.shape[2] == 1:
@@ -478,10 +497,13 @@ def check_output_path(path, inputs=(), *, overwrite=False):
         raise OutputError(f"output directory {directory} is not writable", path)
 
 
-def _default_mode():
+def _read_umask():
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()  # read once: changing the umask later would race with threads
 
 
 def atomic_write_bytes(path, data, *, overwrite=False):
@@ -525,7 +547,7 @@ def atomic_write_bytes(path, data, *, overwrite=False):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(temporary, _default_mode())
+        os.chmod(temporary, _FILE_MODE)
         os.replace(temporary, path)
     except BaseException as e:
         try:

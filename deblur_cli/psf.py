@@ -253,8 +253,11 @@ def recenter(psf):
 
 
 def _read_table(path):
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read the PSF as text: {getattr(e, 'strerror', None) or e}", path) from None
     if not text.strip():
         raise InputError("the PSF file is empty; give rows of numbers", path)
     delimiter = "," if "," in text else None

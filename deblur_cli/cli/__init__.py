@@ -6,6 +6,7 @@ numeric libraries inside the command body, so ``deblur --help`` starts fast.
 
 import importlib
 import importlib.util
+import os
 import sys
 import traceback
 
@@ -62,6 +63,9 @@ class DeblurGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"deblur: error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except BrokenPipeError:  # the reader of stdout has gone (`deblur estimate dir/ | head`)
+            sys.stdout = open(os.devnull, "w")
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("deblur: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
@@ -97,6 +101,3 @@ def main(argv=None):
     """Console entry point of ``deblur``."""
     return cli.main(args=argv, prog_name="deblur")
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -36,9 +36,10 @@ def _nsr(nsr_text, snr_db):
     if nsr_text is not None and snr_db is not None:
         raise ParameterError("give --nsr or --snr-db, not both")
     if snr_db is not None:
-        if not math.isfinite(snr_db):
-            raise ParameterError(f"--snr-db must be a finite number of decibels, got {snr_db}")
-        return 10.0 ** (-snr_db / 10.0)
+        nsr = 10.0 ** (-snr_db / 10.0) if abs(snr_db) < 3000 else 0.0
+        if not 0.0 < nsr < math.inf:
+            raise ParameterError(f"--snr-db must be a finite number of decibels within +-3000, got {snr_db}")
+        return nsr
     if nsr_text is None or nsr_text.strip().lower() == "auto":
         return "auto"
     try:
@@ -87,7 +88,7 @@ def command(motion, defocus, gaussian, psf_file, psf_center, nsr_text, snr_db, r
     nsr = _nsr(nsr_text, snr_db)
     auto = psf_file is not None and psf_file.strip().lower() == "auto"
     chosen = None if auto else make_psf(motion, defocus, gaussian, psf_file, psf_center)
-    if auto and (motion or defocus or gaussian):
+    if auto and any(option is not None for option in (motion, defocus, gaussian)):
         raise ParameterError(f"--psf auto estimates the PSF; do not also give {PSF_OPTIONS}")
     if chosen is None:
         return Task(process, {"psf": None, "psf_info": None, "nsr": nsr, "reg": reg, "boundary": boundary,

@@ -82,7 +82,8 @@ def _run_job(job):
             reference = read_image(job.reference, max_pixels=job.max_pixels)
             written = decode_image(data, job.output, max_pixels=None)
             quality = measure(reference, written)
-            input_quality = measure(reference, image) if image.shape == reference.shape else None
+            same_layout = image.pixels.shape == reference.pixels.shape
+            input_quality = measure(reference, image) if same_layout else None
     return {"parameters": info, "quality": quality, "input_quality": input_quality}, data
 
 
@@ -157,7 +158,7 @@ def _plan(items, options, writes_images, default_suffix):
     """Each input with its output path (None for commands that write nothing)."""
     from ..batch import find_collisions, output_name
     from ..errors import ParameterError
-    from ..images import FORMATS, check_output_path, format_extension
+    from ..images import FORMATS, check_bit_depth, check_output_path, format_extension
 
     if not writes_images:
         return [(item, None) for item in items]
@@ -171,6 +172,8 @@ def _plan(items, options, writes_images, default_suffix):
             raise ParameterError(f"cannot tell the format of {output} from its extension; add --format")
         if not options["skip_existing"] or not os.path.exists(output):
             check_output_path(output, [items[0].path], overwrite=options["overwrite"])
+        check_bit_depth(format_extension(output, options["fmt"]) or format_extension(items[0].path) or ".png",
+                        options["bit_depth"])
         return [(items[0], output)]
     if out_dir is None:
         raise ParameterError("say where to write: -o FILE for one input, or --out-dir DIR")
@@ -183,6 +186,8 @@ def _plan(items, options, writes_images, default_suffix):
         for item in items
     ]
     find_collisions(pairs)
+    for extension in {format_extension(output) for _, output in pairs}:
+        check_bit_depth(extension, options["bit_depth"])
     return pairs
 
 
@@ -236,15 +241,18 @@ def _execute(name, task, options, *, writes_images, default_suffix):
 
     started = time.perf_counter()
     items = expand_inputs(options["inputs"], recursive=options["recursive"])
-    if options["shard"]:
-        items = take_shard(items, *parse_shard(options["shard"]))
+    shard = parse_shard(options["shard"]) if options["shard"] else None
     if writes_images and options.get("reference") is not None and len(items) > 1:
         raise ParameterError("--reference pairs with one input; use --reference-dir for many")
-    pairs = _plan(items, options, writes_images, default_suffix)
+    pairs = _plan(items, options, writes_images, default_suffix)  # all shards: no output may be an input
+    if shard:
+        mine = set(take_shard(items, *shard))
+        pairs = [(item, output) for item, output in pairs if item in mine]
     if writes_images:
         _refuse_existing(pairs, options)
     _check_report_path(options, pairs)
     quiet, verbose = options["quiet"], options["verbose"]
+    debug = click.get_current_context().find_root().params.get("debug", False)
     batch = len(pairs) > 1
     records = [None] * len(pairs)
     jobs = []
@@ -274,7 +282,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     def flush_results():
         while printed[0] in finished:
             record = records[printed[0]]
-            if record["status"] == "done" and not options.get("as_json"):
+            if record["status"] == "done" and not (options.get("as_json") or options.get("report_path") == "-"):
                 click.echo(f"{record['input']}: {_format_info(record['parameters'])}")
             printed[0] += 1
 
@@ -292,11 +300,15 @@ def _execute(name, task, options, *, writes_images, default_suffix):
                     atomic_write_bytes(job.output, data, overwrite=options.get("overwrite") or options.get("skip_existing"))
             except OutputError as e:
                 error = e
+            except OSError as e:  # the output directory cannot be made
+                error = OutputError(f"cannot create the output directory: {e.strerror or e}", job.output)
         if error is not None:
             if error.path is None:
                 error.path = job.input
             record.update(status="failed", error=error.message)
             failures.append(error)
+            if debug and getattr(error, "details", None):
+                click.echo(error.details, err=True, nl=False)
             if batch:
                 click.echo(f"deblur: error: {error}", err=True)
         elif verbose or (task.announce and not quiet):
@@ -307,7 +319,6 @@ def _execute(name, task, options, *, writes_images, default_suffix):
             flush_results()
         if bar is not None:
             bar.update(1)
-        return False
 
     jobs_wanted = options["jobs"] or (os.cpu_count() or 1)
     try:

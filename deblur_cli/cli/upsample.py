@@ -164,7 +164,7 @@ def command(scale, size_text, method, align_corners, kernel_name, stride, paddin
     if method == "bilinear":
         given = {name: value for name, value in zip(
             _TRANSPOSED_ONLY, (kernel_name, stride, padding, output_padding, dilation, normalize_border, normalize_kernel)
-        ) if value not in (None, False)}
+        ) if value is not None and value is not False}
         if given:
             option = "--" + next(iter(given)).replace("_", "-")
             raise ParameterError(f"{option} applies to --method transposed, not bilinear")

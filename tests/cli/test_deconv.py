@@ -95,6 +95,7 @@ def _bad_psf(tmp_path, kind):
      (["--gaussian", "1", "--nsr", "0"], 2, "--nsr must be a finite number > 0"),
      (["--gaussian", "1", "--nsr", "-0.5"], 2, "--nsr must be a finite number > 0"),
      (["--gaussian", "1", "--nsr", "0.1", "--snr-db", "20"], 2, "not both"),
+     (["--gaussian", "1", "--snr-db", "5000"], 2, "--snr-db"),
      (["--psf", "nan"], 3, "NaN"),
      (["--psf", "zero"], 3, "all zero"),
      (["--motion", "101,0"], 3, "larger than the image"),

@@ -100,3 +100,13 @@ def test_installed_command_runs_as_a_process(motion_png):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["records"][0]["parameters"]["kind"] == "motion"
+
+
+def test_report_on_stdout_is_only_json(run):
+    import json
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "sample_images" / "blurred" / "camera_defocus4.png"
+    result = run("estimate", sample, "--report", "-")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["records"][0]["parameters"]["kind"] == "defocus"
