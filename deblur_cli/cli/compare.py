@@ -48,10 +48,17 @@ class _Settings:
         return {"min_psnr": self.min_psnr, "min_ssim": self.min_ssim, "max_diff": self.max_diff}
 
 
-def _images_under(directory):
+def _images_under(directory, *, allow_empty=False):
     from ..batch import expand_inputs
+    from ..errors import ParameterError
 
-    return {item.relpath.replace(os.sep, "/"): item.path for item in expand_inputs([directory], recursive=True)}
+    try:
+        items = expand_inputs([directory], recursive=True)
+    except ParameterError:
+        if allow_empty and os.path.isdir(directory):
+            return {}  # an empty output tree: every reference is then reported missing
+        raise
+    return {item.relpath.replace(os.sep, "/"): item.path for item in items}
 
 
 def _inside(path, directory):
@@ -65,7 +72,7 @@ def _directory_pairs(a, b, diff_dir):
 
     if diff_dir is not None and (_inside(diff_dir, a) or _inside(diff_dir, b)):
         raise ParameterError(f"--diff directory {diff_dir} is inside {a} or {b}; put it outside both")
-    references, images = _images_under(a), _images_under(b)
+    references, images = _images_under(a), _images_under(b, allow_empty=True)
     pairs, diffs = [], {}
     for relpath in sorted(set(references) | set(images)):
         reference = references.get(relpath, os.path.join(a, relpath))

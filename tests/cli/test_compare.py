@@ -259,6 +259,17 @@ def test_a_missing_file_in_a_directory_pair_exits_1(run, trees):
     assert "1 of 3 pairs failed" in result.stderr
 
 
+def test_an_empty_output_tree_reports_every_reference_missing(run, trees, tmp_path):
+    expected, _ = trees
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    report_path = tmp_path / "r.json"
+    result = run("compare", expected, empty, "--min-psnr", 40, "--report", report_path)
+    assert result.exit_code == 1
+    statuses = [r["status"] for r in json.loads(report_path.read_text())["records"]]
+    assert statuses == ["failed"] * 3
+
+
 def test_an_extra_file_in_a_directory_pair_exits_1(run, trees):
     expected, actual = trees
     save(actual / "new.png", smooth(9))
