@@ -145,6 +145,16 @@ def expand_inputs(specs, *, recursive=False):
 def parse_shard(text):
     """Parse ``K/N`` (1 <= K <= N) into ``(K, N)``.
 
+    Parameters
+    ----------
+    text : str
+        The value of ``--shard``.
+
+    Returns
+    -------
+    tuple of int
+        ``(K, N)``.
+
     Raises
     ------
     ParameterError
@@ -164,6 +174,17 @@ def take_shard(items, k, n):
 
     The inputs are sorted first, so every machine of an array job that is given the
     same inputs takes a different share and together they take each input once.
+
+    Parameters
+    ----------
+    items : sequence of Item
+        All inputs.
+    k, n : int
+        Which share (1-based) of how many.
+
+    Returns
+    -------
+    list of Item
     """
     ordered = sorted(items, key=lambda item: item.path)
     return ordered[k - 1 :: n]

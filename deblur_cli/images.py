@@ -102,6 +102,11 @@ class Image:
         alpha : ndarray, optional
             New alpha of shape (H', W'); by default the old one, which must then
             still fit the new size.
+
+        Returns
+        -------
+        Image
+            Same source dtype and path, new pixels.
         """
         new_alpha = self.alpha if alpha is None else alpha
         if new_alpha is not None and new_alpha.shape != pixels.shape[:2]:

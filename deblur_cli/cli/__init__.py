@@ -98,6 +98,12 @@ def cli(debug):
 
 
 def main(argv=None):
-    """Console entry point of ``deblur``."""
+    """Console entry point of ``deblur``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments; by default ``sys.argv[1:]``.
+    """
     return cli.main(args=argv, prog_name="deblur")
 
