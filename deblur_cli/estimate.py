@@ -334,10 +334,10 @@ _MIN_SIDE = 32
 _ROUNDING = {"length": 2, "angle": 2, "radius": 2, "sigma": 2, "confidence": 3}
 
 
-def _json_safe(value, key=None):
+def _rounded(value, key=None):
     """Plain Python numbers, rounded for reading: the result goes to JSON reports."""
     if isinstance(value, dict):
-        return {k: _json_safe(v, k) for k, v in value.items()}
+        return {k: _rounded(v, k) for k, v in value.items()}
     if isinstance(value, (float, np.floating)):
         if key == "noise_sigma":
             return float(f"{float(value):.3g}")
@@ -411,7 +411,7 @@ def estimate_blur(pixels, kind=None):
     channels = 1 if array.ndim == 2 else array.shape[2]
     if channels > 1:  # the spectrum's noise is that of the grey mean; report the image's own
         result["noise_sigma"] = noise_sigma(_central(array, result["crop"]))
-    return _json_safe(result)
+    return _rounded(result)
 
 
 def _central(array, size):

@@ -60,7 +60,6 @@ __all__ = [
     "fit_sharp",
     "scores",
     "estimate",
-    "KINDS",
     "ACCEPT",
     "CROP",
     "MOTION_FLOORS",
@@ -181,19 +180,33 @@ def spectrum(pixels):
 
 @functools.lru_cache(maxsize=4)
 def _radial_index(size):
-    """Integer radius of every frequency of a centred (size, size) grid, and the bin counts."""
+    """Integer radius of every frequency of a centred (size, size) grid."""
     offsets = np.arange(size) - size // 2
-    radius = np.rint(np.hypot(offsets[:, None], offsets[None, :])).astype(np.intp)
-    counts = np.bincount(radius.ravel())
-    return radius, counts
+    return np.rint(np.hypot(offsets[:, None], offsets[None, :])).astype(np.intp)
+
+
+def _ring_means(values, radius):
+    """Mean of ``values`` over each integer ``radius`` (same shape), float64, 0 for empty rings."""
+    sums = np.bincount(radius.ravel(), weights=values.ravel())
+    return sums / np.maximum(np.bincount(radius.ravel()), 1)
 
 
 def radial_mean(log_power):
-    """Mean of a centred (c, c) array over rings of integer radius 0 .. c/2 - 1."""
+    """Mean of a centred square array over rings of integer radius.
+
+    Parameters
+    ----------
+    log_power : ndarray
+        (c, c) array with the zero frequency at (c // 2, c // 2).
+
+    Returns
+    -------
+    ndarray of float64
+        (c // 2,) mean over the frequencies whose rounded distance from the centre
+        is 0, 1, ..., c // 2 - 1.
+    """
     size = log_power.shape[0]
-    radius, counts = _radial_index(size)
-    sums = np.bincount(radius.ravel(), weights=log_power.ravel().astype(np.float64))
-    return (sums / np.maximum(counts, 1))[: size // 2]
+    return _ring_means(log_power, _radial_index(size))[: size // 2]
 
 
 # ------------------------------------------------------------------ isotropic models
@@ -309,20 +322,40 @@ def _column_counts(size):
 
 
 def anisotropic_part(spec):
-    """The log spectrum minus its radial mean, 0 outside the annulus used, float32."""
+    """The log spectrum minus its radial mean, 0 outside the annulus used.
+
+    Parameters
+    ----------
+    spec : Spectrum
+
+    Returns
+    -------
+    ndarray of float32
+        (c, c), centred like ``spec.log_power``; 0 below radius 2 and from
+        radius c/2 - 1 on.
+    """
     size = spec.size
-    radius, _ = _radial_index(size)
-    means = np.bincount(radius.ravel(), weights=spec.log_power.ravel().astype(np.float64))
-    means /= np.maximum(np.bincount(radius.ravel()), 1)
+    radius = _radial_index(size)
+    means = _ring_means(spec.log_power, radius)
     detrended = spec.log_power - means[radius].astype(np.float32)
     return np.where(_annulus(size), detrended, np.float32(0)).astype(np.float32)
 
 
 def projection(detrended, angle):
-    """Mean of the detrended log spectrum along lines perpendicular to ``angle`` (degrees).
+    """Mean of the detrended log spectrum along lines perpendicular to ``angle``.
 
-    Returns the profile over the coordinate ``t`` along ``angle`` (bin ``c/2`` is
-    ``t = 0``; the frequency of bin ``i`` is ``(i - c/2) / c`` cycles/pixel).
+    Parameters
+    ----------
+    detrended : ndarray of float32
+        (c, c) output of :func:`anisotropic_part`.
+    angle : float
+        Direction of the projection axis, degrees counter-clockwise from +x.
+
+    Returns
+    -------
+    ndarray of float64
+        (c,) profile over the coordinate ``t`` along ``angle``: bin ``c/2`` is
+        ``t = 0`` and bin ``i`` the frequency ``(i - c/2) / c`` cycles/pixel.
     """
     import cv2
 
@@ -431,7 +464,7 @@ def _model_correlations(detrended, length, angles):
     size = detrended.shape[0] // 2
     columns = size - size // 2  # frequencies 0 .. columns - 1 along x
     data = cv2.resize(detrended, (size, size), interpolation=cv2.INTER_AREA)[:, size // 2 :]
-    radius = _radial_index(size)[0][:, size // 2 :]
+    radius = _radial_index(size)[:, size // 2 :]
     used = _annulus(size)[:, size // 2 :]
     observed = data[used] - data[used].mean()
     correlations = []
@@ -439,9 +472,7 @@ def _model_correlations(detrended, length, angles):
         otf = psf2otf(_psf.motion(length, angle), (size, size))[:, :columns]
         model = np.fft.fftshift(np.log(np.abs(otf) ** 2 + _MODEL_FLOOR), axes=0)
         # the radial mean over the half-plane is that of the plane, by symmetry
-        means = np.bincount(radius.ravel(), weights=model.ravel())
-        means /= np.maximum(np.bincount(radius.ravel()), 1)
-        expected = (model - means[radius])[used]
+        expected = (model - _ring_means(model, radius)[radius])[used]
         expected -= expected.mean()
         norm = np.sqrt((observed**2).sum() * (expected**2).sum())
         correlations.append(float((observed * expected).sum() / norm) if norm > 0 else 0.0)
@@ -453,14 +484,12 @@ SHORT_MOTION = 20.0
 and broad, and the projections' spread alone is pulled by the scene's own anisotropy."""
 
 
-def fit_motion(spec, angle=None):
+def fit_motion(spec):
     """Motion angle and length from the log spectrum.
 
     Parameters
     ----------
     spec : Spectrum
-    angle : float, optional
-        Skip the angle search and use this one.
 
     Returns
     -------
@@ -473,13 +502,11 @@ def fit_motion(spec, angle=None):
     coarse = np.arange(0.0, 180.0, 1.0)
     spread = _projection_spread(detrended, coarse)
     anisotropy = float(spread.max() / max(np.median(spread), 1e-12))
-    given = angle is not None
-    if not given:
-        best = coarse[int(np.argmax(spread))]
-        fine = np.arange(best - 1.0, best + 1.0 + 1e-9, 0.05)
-        angle = _refine(lambda a: _projection_spread(detrended, a), fine)[0] % 180.0
+    best = coarse[int(np.argmax(spread))]
+    fine = np.arange(best - 1.0, best + 1.0 + 1e-9, 0.05)
+    angle = _refine(lambda a: _projection_spread(detrended, a), fine)[0] % 180.0
     length, correlation = _fit_length(detrended, spec.size, angle)
-    if not given and length < SHORT_MOTION and spec.size >= 128:
+    if length < SHORT_MOTION and spec.size >= 128:
 
         def by_model(angles):
             return _model_correlations(detrended, length, angles)
@@ -542,7 +569,19 @@ def _isotropic_search(spec, approximate, make_kernel, grid, fine_step):
 
 
 def fit_defocus(spec):
-    """Radius (pixels) of the best pillbox model and its squared error."""
+    """Radius of the best pillbox model and its squared error.
+
+    Parameters
+    ----------
+    spec : Spectrum
+
+    Returns
+    -------
+    radius : float
+        Pixels, searched from 1 to ``max(3, min(30, c / 16))``.
+    error : float
+        Sum of squared residuals of its fit (:func:`fit_isotropic`).
+    """
     largest = max(3.0, min(30.0, spec.size / 16))
     return _isotropic_search(
         spec, _pillbox_transfer, _psf.defocus, np.arange(1.0, largest + 1e-9, 0.25), 0.02
@@ -550,7 +589,19 @@ def fit_defocus(spec):
 
 
 def fit_gaussian(spec):
-    """Sigma (pixels) of the best Gaussian model and its squared error."""
+    """Sigma of the best Gaussian model and its squared error.
+
+    Parameters
+    ----------
+    spec : Spectrum
+
+    Returns
+    -------
+    sigma : float
+        Pixels, searched from 0.4 to ``max(2, min(8, c / 32))``.
+    error : float
+        Sum of squared residuals of its fit (:func:`fit_isotropic`).
+    """
     largest = max(2.0, min(8.0, spec.size / 32))
     return _isotropic_search(
         spec, _gaussian_transfer, _psf.gaussian, np.arange(0.4, largest + 1e-9, 0.1), 0.01
@@ -558,14 +609,23 @@ def fit_gaussian(spec):
 
 
 def fit_sharp(spec):
-    """Squared error of the no-blur model (H = 1): the reference for the others."""
+    """Squared error of the no-blur model (H = 1): the reference for the others.
+
+    Parameters
+    ----------
+    spec : Spectrum
+
+    Returns
+    -------
+    float
+        Sum of squared residuals of its fit (:func:`fit_isotropic`).
+    """
     profile, rho = _radial_data(spec)
     return float(fit_isotropic(profile, rho, spec.log_noise, np.ones((1, rho.size)))[0])
 
 
 # ------------------------------------------------------------------ model choice
 
-KINDS = ("motion", "defocus", "gaussian")
 ACCEPT = 0.5
 """A blur is reported when its score reaches this; below it the answer is "none"."""
 
@@ -591,6 +651,22 @@ def scores(motion, sharp_error, defocus_error, gaussian_error, radius, sigma):
 
     The thresholds were set on synthetic blurs of photographs from
     scikit-image's data module other than the sample images.
+
+    Parameters
+    ----------
+    motion : dict
+        Result of :func:`fit_motion`; its ``correlation`` and ``anisotropy`` are used.
+    sharp_error : float
+        Error of :func:`fit_sharp`.
+    defocus_error, gaussian_error : float
+        Errors of :func:`fit_defocus` and :func:`fit_gaussian`.
+    radius, sigma : float
+        Parameters of :func:`fit_defocus` and :func:`fit_gaussian`, pixels.
+
+    Returns
+    -------
+    dict
+        ``motion``, ``defocus`` and ``gaussian``, each a float in [0, 1].
     """
     sharp = max(sharp_error, 1e-12)
     defocus = max(defocus_error, 1e-12)
@@ -606,7 +682,23 @@ def scores(motion, sharp_error, defocus_error, gaussian_error, radius, sigma):
 
 
 def estimate(pixels, kind=None):
-    """Blind estimate of an image's blur; see :func:`.estimate.estimate_blur`."""
+    """Blind estimate of an image's blur; see :func:`.estimate.estimate_blur`.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        (H, W) or (H, W, C) image of finite values; colour channels are averaged.
+    kind : {None, "motion", "defocus", "gaussian"}, optional
+        Report this kind whatever its score; None chooses the best one, or "none"
+        when no score reaches :data:`ACCEPT`.
+
+    Returns
+    -------
+    dict
+        The fields of :func:`.estimate.estimate_blur`, unrounded. For a flat image
+        only ``kind`` ("none"), ``confidence`` (0), ``noise_sigma``, ``crop`` and
+        ``reason``.
+    """
     spec = spectrum(pixels)
     if not spec.contrast > 0:
         return {

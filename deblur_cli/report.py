@@ -52,6 +52,16 @@ _FORMATS = {".json": "json", ".csv": "csv"}
 def report_format(path):
     """``"json"`` or ``"csv"`` from a report file's extension.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The report file; the extension is compared case-insensitively.
+
+    Returns
+    -------
+    str
+        ``"json"`` for ``.json``, ``"csv"`` for ``.csv``.
+
     Raises
     ------
     ParameterError
@@ -115,7 +125,17 @@ def document(command, records, summary):
 
 
 def to_json(command, records, summary):
-    """The report as JSON text (indented, ending in a newline, no Infinity/NaN)."""
+    """The report as JSON text (indented, ending in a newline, no Infinity/NaN).
+
+    Parameters
+    ----------
+    command, records, summary
+        See :func:`document`.
+
+    Returns
+    -------
+    str
+    """
     return json.dumps(document(command, records, summary), indent=2, allow_nan=False) + "\n"
 
 
@@ -143,7 +163,18 @@ def to_csv(command, records, summary):
 
     Columns: ``input, output, reference, status, error, seconds``, the quality fields
     (``psnr, identical, ssim, ...``), the same prefixed ``input_`` for the input's
-    quality, then ``parameters`` as JSON text. Empty cells are nulls.
+    quality, then ``parameters`` as JSON text, then any fields the records add
+    beyond :data:`RECORD_FIELDS`. Empty cells are nulls.
+
+    Parameters
+    ----------
+    command, records, summary
+        See :func:`document`.
+
+    Returns
+    -------
+    str
+        A header row, then one row per record, each line ending in a newline.
     """
     rows = document(command, records, summary)["records"]
     quality_keys = list(QUALITY_FIELDS) + _extra_keys((r["quality"] for r in rows), QUALITY_FIELDS)
@@ -210,6 +241,17 @@ def to_text(command, records, summary):
     """The records as an aligned table, then one summary line.
 
     Columns without any value are left out; PSNR of identical images shows ``inf``.
+
+    Parameters
+    ----------
+    command, records, summary
+        See :func:`document`; the summary line starts with ``command``.
+
+    Returns
+    -------
+    str
+        Ends in a newline; the summary line is left out when the summary has no
+        plain values.
     """
     report = document(command, records, summary)
     rows = report["records"]

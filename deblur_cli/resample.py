@@ -132,6 +132,20 @@ def nearest_kernel(factor):
     """The nearest-neighbour upsampling kernel: ones, ``factor`` x ``factor``.
 
     With stride ``factor`` and no padding, each input pixel becomes a block.
+
+    Parameters
+    ----------
+    factor : int
+        Upsampling factor, >= 1.
+
+    Returns
+    -------
+    ndarray of float32, shape (factor, factor)
+
+    Raises
+    ------
+    ParameterError
+        ``factor`` is not an integer >= 1.
     """
     f = _int_param(factor, "factor", 1)
     return np.ones((f, f), np.float32)
@@ -193,6 +207,17 @@ def _dilate(kernel, dilation):
 def transposed_parameters(stride, padding, output_padding, dilation):
     """Check the parameters of :func:`conv_transpose2d` against PyTorch's rules.
 
+    Parameters
+    ----------
+    stride : int or (int, int)
+        >= 1.
+    padding : int or (int, int)
+        >= 0.
+    output_padding : int or (int, int)
+        >= 0, smaller than the stride or the dilation.
+    dilation : int or (int, int)
+        >= 1.
+
     Returns
     -------
     stride, padding, output_padding, dilation : (int, int) each
@@ -200,8 +225,9 @@ def transposed_parameters(stride, padding, output_padding, dilation):
     Raises
     ------
     ParameterError
-        stride or dilation < 1, padding < 0, or output_padding not smaller than
-        the stride or the dilation.
+        A value that is not an integer or a pair of integers, stride or
+        dilation < 1, padding < 0, or output_padding not smaller than the stride
+        or the dilation.
     """
     stride = _pair(stride, "stride", 1)
     padding = _pair(padding, "padding", 0)
@@ -256,9 +282,23 @@ def same_padding(kernel_size, stride, dilation=1):
     row (column) larger. The bilinear kernel gets FCN's ``ceil((f - 1) / 2)``, the
     nearest kernel 0.
 
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Kernel (height, width), >= 1.
+    stride : int or (int, int)
+        >= 1.
+    dilation : int or (int, int), optional
+        >= 1.
+
     Returns
     -------
     padding, output_padding : (int, int)
+
+    Raises
+    ------
+    ParameterError
+        A value that is not an integer or a pair of integers >= 1.
     """
     kernel_size = _pair(kernel_size, "kernel size", 1)
     stride = _pair(stride, "stride", 1)
@@ -287,9 +327,26 @@ def uneven_overlap(kernel, stride, dilation=1):
     ``kernel[by::sy, bx::sx]``; the bilinear kernel of an odd factor (size 2f - 1)
     has equal sums and is not flagged.
 
+    Parameters
+    ----------
+    kernel : array_like
+        2-D kernel of finite weights.
+    stride : int or (int, int)
+        >= 1.
+    dilation : int or (int, int), optional
+        >= 1.
+
     Returns
     -------
     bool
+        True when the phase sums differ by more than 1e-6 times the sum of the
+        kernel's absolute weights.
+
+    Raises
+    ------
+    ParameterError
+        Kernel empty, not 2-D or not finite; stride or dilation not an integer
+        (or pair) >= 1.
     """
     kernel = _dilate(_check_kernel(kernel), _pair(dilation, "dilation", 1))
     sy, sx = _pair(stride, "stride", 1)
@@ -521,8 +578,18 @@ def scaled_size(shape, scale):
     Parameters
     ----------
     shape : (int, int)
+        (height, width).
     scale : float or (float, float)
         Factor for both axes, or (rows, columns); finite and > 0.
+
+    Returns
+    -------
+    (int, int)
+
+    Raises
+    ------
+    ParameterError
+        A scale that is not a finite number > 0.
     """
     scales = tuple(scale) if isinstance(scale, (tuple, list)) else (scale, scale)
     for s in scales:

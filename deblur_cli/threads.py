@@ -12,7 +12,13 @@ _budget = os.cpu_count() or 1
 
 
 def fft_workers():
-    """Number of threads for ``scipy.fft`` transforms in this process."""
+    """Number of threads for ``scipy.fft`` transforms in this process.
+
+    Returns
+    -------
+    int
+        The budget set by :func:`set_thread_budget`, else the CPU count; at least 1.
+    """
     return _budget
 
 

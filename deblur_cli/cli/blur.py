@@ -11,6 +11,18 @@ def image_seed(seed, path):
 
     So a batch gives the same bytes however it is split into shards or jobs, and a
     rerun gives the same bytes.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+    path : str or os.PathLike or None
+        The input file; only its base name is used (None counts as "").
+
+    Returns
+    -------
+    int
+        A seed in [0, 2**64): the first 8 bytes of SHA-256 of ``"seed:name"``.
     """
     import hashlib
     import os

@@ -54,10 +54,24 @@ def psf_options(command):
 def make_psf(motion=None, defocus=None, gaussian=None, psf_file=None, psf_center="none"):
     """The kernel chosen by the PSF options and a description of it.
 
+    Parameters
+    ----------
+    motion : (float, float), optional
+        Length (pixels) and angle (degrees) of a motion blur.
+    defocus : float, optional
+        Radius of a defocus blur, pixels.
+    gaussian : float, optional
+        Standard deviation of a Gaussian blur, pixels.
+    psf_file : str, optional
+        A PSF file, read by :func:`deblur_cli.psf.load_psf`.
+    psf_center : {"none", "centroid"}, optional
+        For ``psf_file``: "centroid" moves the kernel's centroid to its centre pixel.
+
     Returns
     -------
     (ndarray, dict) or None
-        None when no PSF option was given.
+        The kernel and a JSON-safe description (``kind``, its parameters, and
+        ``size`` as "WxH"); None when no PSF option was given.
 
     Raises
     ------
