@@ -64,10 +64,15 @@ class _Job:
     extension: str | None
     bit_depth: object
     max_pixels: int
+    overwrite: bool
 
 
 def _run_job(job):
-    """Read, process, encode; in a worker process. Returns the record and the bytes."""
+    """Read, process, encode, measure, write; in a worker process. Returns the record's fields.
+
+    The worker writes its own output (atomically), so that only the small record
+    travels back to the main process and the writes of several jobs overlap.
+    """
     from ..images import decode_image, encode_image, read_image
 
     image = read_image(job.input, max_pixels=job.max_pixels)
@@ -84,7 +89,20 @@ def _run_job(job):
             quality = measure(reference, written)
             same_layout = image.pixels.shape == reference.pixels.shape
             input_quality = measure(reference, image) if same_layout else None
-    return {"parameters": info, "quality": quality, "input_quality": input_quality}, data
+        _write_output(job.output, data, job.overwrite)
+    return {"parameters": info, "quality": quality, "input_quality": input_quality}
+
+
+def _write_output(path, data, overwrite):
+    from ..errors import OutputError
+    from ..images import atomic_write_bytes
+
+    if path != "-":
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot create the output directory: {e.strerror or e}", path) from None
+    atomic_write_bytes(path, data, overwrite=overwrite)
 
 
 def _runner_options(writes_images):
@@ -236,8 +254,8 @@ def _format_info(info, prefix=""):
 
 def _execute(name, task, options, *, writes_images, default_suffix):
     from ..batch import expand_inputs, parse_shard, run_parallel, take_shard
-    from ..errors import CheckFailed, OutputError, ParameterError
-    from ..images import atomic_write_bytes, format_extension
+    from ..errors import CheckFailed, ParameterError
+    from ..images import format_extension
 
     started = time.perf_counter()
     items = expand_inputs(options["inputs"], recursive=options["recursive"])
@@ -268,7 +286,8 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         if writes_images:
             extension = format_extension(output, options["fmt"]) or format_extension(item.path) or ".png"
         jobs.append((index, _Job(item.path, output, record["reference"], task, extension,
-                                 options.get("bit_depth"), options["max_pixels"])))
+                                 options.get("bit_depth"), options["max_pixels"],
+                                 bool(options.get("overwrite") or options.get("skip_existing")))))
 
     show_progress = options["progress"] if options["progress"] is not None else sys.stderr.isatty()
     bar = None
@@ -291,18 +310,11 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         record = records[index]
         record["seconds"] = round(seconds, 3)
         if error is None:
-            fields, data = value
-            record.update(fields, status="done")
-            try:
-                if data is not None:
-                    if job.output != "-":
-                        os.makedirs(os.path.dirname(os.path.abspath(job.output)), exist_ok=True)
-                    atomic_write_bytes(job.output, data, overwrite=options.get("overwrite") or options.get("skip_existing"))
-            except OutputError as e:
-                error = e
-            except OSError as e:  # the output directory cannot be made
-                error = OutputError(f"cannot create the output directory: {e.strerror or e}", job.output)
-        if error is not None:
+            record.update(value, status="done")
+            if verbose or (task.announce and not quiet):
+                target = f" -> {job.output}" if job.output else ""
+                click.echo(f"deblur: {job.input}{target}: {_format_info(record['parameters'])}", err=True)
+        else:
             if error.path is None:
                 error.path = job.input
             record.update(status="failed", error=error.message)
@@ -311,9 +323,6 @@ def _execute(name, task, options, *, writes_images, default_suffix):
                 click.echo(error.details, err=True, nl=False)
             if batch:
                 click.echo(f"deblur: error: {error}", err=True)
-        elif verbose or (task.announce and not quiet):
-            target = f" -> {job.output}" if job.output else ""
-            click.echo(f"deblur: {job.input}{target}: {_format_info(record['parameters'])}", err=True)
         finished.add(index)
         if not writes_images:
             flush_results()
