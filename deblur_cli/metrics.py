@@ -8,8 +8,10 @@ Conventions (README, DESIGN.md section 4):
   float64 accumulation; identical images give ``inf``.
 - **channel="y"**: the luma of ITU-R BT.601 as MATLAB's ``rgb2ycbcr`` and the
   super-resolution literature define it, ``Y = 16 + 65.481 r + 128.553 g + 24.966 b``
-  for ``r, g, b`` in [0, 1], on the 0..255 scale, not rounded; expressed in the units of
-  ``R`` (``Y * R / 255``), so the peak stays ``R``. A grey image is its own luma.
+  for ``r, g, b`` in [0, 1] (the samples over their stored scale ``S``: 255, 65535 or
+  1.0 by dtype), on the 0..255 scale, not rounded; expressed on the samples' own scale
+  (``Y * S / 255``) like the other channels. ``data_range`` sets only the peak ``R``,
+  not the luma. A grey image is its own luma.
 - **crop_border=N** drops N pixels on every side before measuring (the super-resolution
   convention of ignoring the border of a scale-N result).
 - **SSIM**: Wang et al. (2004) with an 11x11 Gaussian window of sigma 1.5 (truncated at
@@ -49,12 +51,15 @@ _CHANNELS = ("all", "y")
 _STRIP_ELEMENTS = 1 << 17  # samples per strip of the one-pass statistics
 
 
-def _nominal_range(dtype):
+def _nominal_range(dtype, data_range=None):
+    """The stored scale of samples of ``dtype``; for other dtypes ``data_range`` if given."""
     dtype = np.dtype(dtype)
     if dtype.kind == "u":
         return float(np.iinfo(dtype).max)
     if dtype.kind == "f":
         return 1.0
+    if data_range is not None:
+        return float(data_range)
     raise ParameterError(
         f"cannot tell the data range of {dtype} samples; pass data_range explicitly"
     )
@@ -84,21 +89,22 @@ def _check_same_shape(reference, image):
         )
 
 
-def luma(values, data_range):
-    """BT.601 luma (Y of MATLAB ``rgb2ycbcr``) of RGB values on a [0, R] scale.
+def luma(values, scale):
+    """BT.601 luma (Y of MATLAB ``rgb2ycbcr``) of RGB values on a [0, S] scale.
 
     Parameters
     ----------
     values : ndarray
-        (H, W, 3) RGB samples in [0, ``data_range``].
-    data_range : float
-        The scale ``R`` of the samples (255 for 8-bit values).
+        (H, W, 3) RGB samples in [0, ``scale``].
+    scale : float
+        The scale ``S`` the samples are stored in (255 for 8-bit values, 1.0 for
+        float); not the peak of a metric, which may differ.
 
     Returns
     -------
     ndarray of float64
-        (H, W) luma ``(16 R + 65.481 r + 128.553 g + 24.966 b) / 255`` with ``r, g, b``
-        the samples, in [16 R / 255, 235 R / 255]; for 8-bit values exactly MATLAB's
+        (H, W) luma ``(16 S + 65.481 r + 128.553 g + 24.966 b) / 255`` with ``r, g, b``
+        the samples, in [16 S / 255, 235 S / 255]; for 8-bit values exactly MATLAB's
         ``rgb2ycbcr`` Y before rounding.
 
     References
@@ -111,10 +117,10 @@ def luma(values, data_range):
             f"channel 'y' needs RGB images (3 channels), got shape {values.shape}"
         )
     weights = np.asarray(_LUMA_WEIGHTS, dtype=np.float64)
-    return (values.astype(np.float64, copy=False) @ weights + _LUMA_OFFSET * data_range) / 255.0
+    return (values.astype(np.float64, copy=False) @ weights + _LUMA_OFFSET * scale) / 255.0
 
 
-def _measured(values, channel, crop_border, data_range):
+def _measured(values, channel, crop_border, scale):
     """Crop, then reduce to luma if asked: the samples the metrics are taken over."""
     height, width = values.shape[:2]
     if 2 * crop_border >= min(height, width):
@@ -127,20 +133,26 @@ def _measured(values, channel, crop_border, data_range):
     if values.ndim == 3 and values.shape[2] == 1:
         values = values[..., 0]
     if channel == "y" and values.ndim == 3:
-        return luma(values, data_range)
+        return luma(values, scale)
     return values
 
 
-def _prepare(reference, image, channel, crop_border, data_range):
+def _prepare(reference, image, channel, crop_border, data_range, scale=None):
+    """Measured samples of both arrays and the peak ``R``.
+
+    ``scale`` is the stored scale ``S`` of the samples (by default from the reference's
+    dtype); the luma is taken on it, and ``R`` defaults to it.
+    """
     reference = np.asarray(reference)
     image = np.asarray(image)
     _check_options(channel, crop_border, data_range)
     _check_same_shape(reference, image)
-    data_range = _nominal_range(reference.dtype) if data_range is None else float(data_range)
+    if scale is None:
+        scale = _nominal_range(reference.dtype, data_range)
     return (
-        _measured(reference, channel, crop_border, data_range),
-        _measured(image, channel, crop_border, data_range),
-        data_range,
+        _measured(reference, channel, crop_border, scale),
+        _measured(image, channel, crop_border, scale),
+        scale if data_range is None else float(data_range),
     )
 
 
@@ -464,8 +476,7 @@ def quality(reference, image, *, channel="all", crop_border=0, data_range=None, 
     """
     scale = _nominal_range(reference.source_dtype)
     a, b, data_range = _prepare(
-        _values(reference, scale), _values(image, scale), channel, crop_border,
-        scale if data_range is None else data_range,
+        _values(reference, scale), _values(image, scale), channel, crop_border, data_range, scale
     )
     measured = _statistics(a, b, data_range, tolerance=tolerance)
     value = _psnr_from_mse(measured["mse"], data_range)

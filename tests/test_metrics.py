@@ -136,6 +136,31 @@ def test_y_psnr_and_ssim_equal_skimage_on_the_luma(dtype):
     assert abs(ssim(a, b, channel="y") - sk_ssim(ya, yb, scale)) <= 1e-4
 
 
+@pytest.mark.parametrize("dtype, data_range", [(np.uint8, 100.0), (np.uint8, 1.0), (np.uint16, 255.0), (np.float64, 2.0)])
+def test_y_with_a_data_range_keeps_the_luma_on_the_stored_scale(dtype, data_range):
+    # data_range is only the peak R: the luma, offset included, is rgb2ycbcr's on the
+    # samples' own scale. A darker copy makes SSIM's luminance term see the offset.
+    a, b = pair(dtype, (48, 40, 3), noise=0.05)
+    b = (b * 0.8).astype(dtype)
+    scale = TOP.get(dtype, 1.0)
+    ya, yb = (rgb2ycbcr(v)[..., 0] * scale / 255 for v in (a, b))
+    assert abs(ssim(a, b, channel="y", data_range=data_range) - sk_ssim(ya, yb, data_range)) <= 1e-4
+    assert abs(psnr(a, b, channel="y", data_range=data_range)
+               - peak_signal_noise_ratio(ya, yb, data_range=data_range)) <= 1e-9
+
+
+def test_quality_y_with_a_data_range_keeps_the_luma_on_the_stored_scale():
+    a, b = pair(np.uint8, (40, 40, 3), noise=0.05)
+    b = (b * 0.8).astype(np.uint8)
+    reference = Image(a.astype(np.float32) / np.float32(255))
+    image = Image(b.astype(np.float32) / np.float32(255))
+    ya, yb = (rgb2ycbcr(v)[..., 0] for v in (a, b))
+    result = quality(reference, image, channel="y", data_range=100)
+    assert abs(result["ssim"] - sk_ssim(ya, yb, 100)) <= 1e-4
+    assert abs(result["psnr"] - peak_signal_noise_ratio(ya, yb, data_range=100)) <= 1e-9
+    assert result["data_range"] == 100
+
+
 def test_y_psnr_is_the_same_at_every_bit_depth():
     a, b = pair(np.uint8, (32, 32, 3))
     wide = psnr(a.astype(np.uint16) * 257, b.astype(np.uint16) * 257, channel="y")
