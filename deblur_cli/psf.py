@@ -19,6 +19,7 @@ __all__ = [
     "defocus",
     "gaussian",
     "load_psf",
+    "read_kernel_file",
     "validate_psf",
     "psf2otf",
     "recenter",
@@ -252,19 +253,79 @@ def recenter(psf):
     return np.pad(np.asarray(psf, dtype=np.float32), pads)
 
 
-def _read_table(path):
+_ARRAY_FILES = (".npy", ".csv", ".txt")
+
+
+def _read_table(path, what):
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read the PSF as text: {getattr(e, 'strerror', None) or e}", path) from None
-    if not text.strip():
-        raise InputError("the PSF file is empty; give rows of numbers", path)
+        raise InputError(f"cannot read {what} file as text: {getattr(e, 'strerror', None) or e}", path) from None
+    rows = [line for line in text.splitlines() if line.split("#", 1)[0].strip()]
+    if not rows:
+        raise InputError(f"the {what} file holds no numbers; give rows of numbers", path)
     delimiter = "," if "," in text else None
     try:
-        return np.loadtxt(text.splitlines(), delimiter=delimiter, ndmin=2, dtype=np.float64)
+        return np.loadtxt(rows, delimiter=delimiter, ndmin=2, dtype=np.float64)
     except ValueError as e:
-        raise InputError(f"cannot read the PSF table: {e}; give numbers separated by commas or spaces", path) from None
+        detail = str(e).split(";")[0].strip().rstrip(".")  # numpy's own advice after ";" is for coders
+        raise InputError(
+            f"cannot read {what} table: {detail}; give rows of numbers separated by commas or spaces", path
+        ) from None
+
+
+def read_kernel_file(path, *, what="kernel", average_colour=True):
+    """Read the weights of a kernel file as stored, neither normalised nor validated.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npy`` (an array saved by :func:`numpy.save`), ``.csv``/``.txt`` (rows of
+        numbers separated by commas or white space, ``#`` starting a comment) or an
+        image (PNG, TIFF, ... read by :func:`.images.read_image`: 8- and 16-bit values
+        scaled to [0, 1], alpha ignored).
+    what : str, optional
+        What the file holds ("PSF", "kernel"), named in error messages.
+    average_colour : bool, optional
+        A colour image gives the mean over its channels; if False, an InputError.
+
+    Returns
+    -------
+    ndarray
+        The stored array: float64 for tables, float32 for images, the file's dtype
+        and shape for ``.npy`` (the caller checks that it is a 2-D array of finite
+        numbers: :func:`validate_psf` does).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, a table that is not rows of numbers, or a colour
+        image when ``average_colour`` is False.
+    """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1].lower()
+    if extension in _ARRAY_FILES and not os.path.isfile(path):
+        raise InputError(f"no such {what} file; check the path", path)
+    if extension == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except OSError as e:
+            raise InputError(f"cannot read {what} file: {e.strerror or e}", path) from None
+        except (ValueError, EOFError):
+            raise InputError(
+                f"cannot read {what} array: not a whole .npy file of numbers; save the array with numpy.save", path
+            ) from None
+    if extension in _ARRAY_FILES:
+        return _read_table(path, what)
+    from .images import read_image
+
+    pixels = read_image(path).pixels
+    if pixels.ndim == 2:
+        return pixels
+    if not average_colour:
+        raise InputError(f"{what} image must be greyscale, got a colour image; save it in grey", path)
+    return pixels.mean(axis=2)
 
 
 def load_psf(path, center="none"):
@@ -275,7 +336,8 @@ def load_psf(path, center="none"):
     path : str or os.PathLike
         ``.npy`` (2-D array), ``.csv``/``.txt`` (rows of numbers separated by
         commas or white space) or an image (PNG, TIFF, ... of any bit depth; colour
-        images are averaged over their channels, alpha ignored).
+        images are averaged over their channels, alpha ignored); read by
+        :func:`read_kernel_file`.
     center : {"none", "centroid"}, optional
         ``"centroid"`` shifts the kernel so that its centroid is the centre pixel
         (see :func:`recenter`); ``"none"`` keeps the file's geometry, the centre being
@@ -296,22 +358,7 @@ def load_psf(path, center="none"):
     if center not in ("none", "centroid"):
         raise ParameterError(f"PSF centring must be 'none' or 'centroid', got {center!r}")
     path = os.fspath(path)
-    extension = os.path.splitext(path)[1].lower()
-    if extension in (".npy", ".csv", ".txt") and not os.path.isfile(path):
-        raise InputError("no such PSF file; check the path", path)
-    if extension == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise InputError(f"cannot read the PSF array: {e}", path) from None
-    elif extension in (".csv", ".txt"):
-        array = _read_table(path)
-    else:
-        from .images import read_image
-
-        pixels = read_image(path).pixels
-        array = pixels.mean(axis=2) if pixels.ndim == 3 else pixels
-    psf = validate_psf(array, source=path)
+    psf = validate_psf(read_kernel_file(path, what="PSF"), source=path)
     if center == "centroid":
         psf = validate_psf(recenter(psf), source=path)
     return psf

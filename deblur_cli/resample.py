@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .errors import InputError, ParameterError
+from .psf import read_kernel_file
 
 __all__ = [
     "bilinear_kernel",
@@ -157,9 +158,10 @@ def load_kernel(path):
     Parameters
     ----------
     path : str or os.PathLike
-        ``.npy`` (a 2-D array), ``.csv`` (comma-separated rows), ``.txt``
-        (whitespace-separated rows), or a greyscale image (read like any input
-        image: 8- and 16-bit values scaled to [0, 1]).
+        ``.npy`` (a 2-D array), ``.csv``/``.txt`` (rows of numbers separated by
+        commas or white space), or a greyscale image (read like any input image:
+        8- and 16-bit values scaled to [0, 1]); read by
+        :func:`.psf.read_kernel_file`.
 
     Returns
     -------
@@ -170,27 +172,8 @@ def load_kernel(path):
     InputError
         Unreadable file, colour image, not 2-D, empty, or a NaN/infinite weight.
     """
-    path = str(path)
-    extension = os.path.splitext(path)[1].lower()
-    if extension in (".npy", ".csv", ".txt"):
-        try:
-            if extension == ".npy":
-                array = np.load(path, allow_pickle=False)
-            else:
-                array = np.loadtxt(path, delimiter="," if extension == ".csv" else None, ndmin=2)
-        except FileNotFoundError:
-            raise InputError("no such kernel file; check the path", path) from None
-        except (OSError, ValueError) as e:
-            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise InputError(f"cannot read kernel: {message}", path) from None
-    else:
-        from .images import read_image
-
-        image = read_image(path)
-        if image.channels != 1:
-            raise InputError("kernel image must be greyscale, got a colour image", path)
-        array = image.pixels
-    return _check_kernel(array, InputError, path)
+    path = os.fspath(path)
+    return _check_kernel(read_kernel_file(path, what="kernel", average_colour=False), InputError, path)
 
 
 def _dilate(kernel, dilation):

@@ -9,7 +9,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deblur_cli.errors import InputError, ParameterError
-from deblur_cli.psf import defocus, gaussian, load_psf, motion, psf2otf, recenter, validate_psf
+from deblur_cli.psf import (
+    defocus,
+    gaussian,
+    load_psf,
+    motion,
+    psf2otf,
+    read_kernel_file,
+    recenter,
+    validate_psf,
+)
+from deblur_cli.resample import load_kernel
 
 
 def _supersampled_disk(radius, factor=64):
@@ -158,6 +168,55 @@ def test_load_psf_reads_npy_csv_and_16_bit_png(tmp_path):
     for name in ("k.npy", "k.csv", "k.txt"):
         np.testing.assert_allclose(load_psf(tmp_path / name), kernel, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(load_psf(tmp_path / "k.png"), kernel, atol=1e-5)
+
+
+def test_psf_and_kernel_loaders_read_the_same_weights_from_a_file(tmp_path):
+    import cv2
+
+    weights = np.array([[1, 2, 0], [3, 8, 5], [0, 4, 1]], np.uint16) * 1000
+    np.save(tmp_path / "k.npy", weights.astype(np.float64))
+    (tmp_path / "k.csv").write_text("# comment\n1000, 2000, 0\n3000,8000,5000\n0,4000,1000\n")
+    (tmp_path / "k.txt").write_text("1000 2000 0\n3000\t8000 5000\n\n0 4000 1000  # last row\n")
+    (tmp_path / "commas.txt").write_text("1000,2000,0\n3000,8000,5000\n0,4000,1000\n")
+    cv2.imwrite(str(tmp_path / "k.png"), weights)  # 16-bit grey: read as weights / 65535
+    for name, raw in [("k.npy", weights), ("k.csv", weights), ("k.txt", weights), ("commas.txt", weights),
+                      ("k.png", weights / 65535)]:
+        np.testing.assert_allclose(read_kernel_file(tmp_path / name), raw, rtol=1e-6)
+        np.testing.assert_allclose(load_kernel(tmp_path / name), raw, rtol=1e-6)
+        np.testing.assert_allclose(load_psf(tmp_path / name), raw / raw.sum(), rtol=1e-6)
+
+
+def test_a_colour_image_is_averaged_as_a_psf_and_refused_as_a_kernel(tmp_path):
+    import cv2
+
+    bgr = np.zeros((3, 3, 3), np.uint8)
+    bgr[1, 1] = (30, 60, 90)
+    bgr[0, 1] = (0, 0, 30)
+    cv2.imwrite(str(tmp_path / "c.png"), bgr)
+    expected = bgr.mean(axis=2) / bgr.mean(axis=2).sum()
+    np.testing.assert_allclose(load_psf(tmp_path / "c.png"), expected, rtol=1e-6)
+    with pytest.raises(InputError, match="must be greyscale") as caught:
+        load_kernel(tmp_path / "c.png")
+    assert caught.value.path.endswith("c.png")
+
+
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("none.csv", "", "holds no numbers; give rows of numbers"),
+        ("none.txt", "\n  \n", "holds no numbers; give rows of numbers"),
+        ("none.csv", "# only a comment\n", "holds no numbers; give rows of numbers"),
+        ("ragged.csv", "1,2\n3\n", "table: the number of columns changed .*; give rows of numbers"),
+        ("text.npy", "1 2\n", "not a whole .npy file of numbers; save the array with numpy.save"),
+    ],
+)
+def test_an_unreadable_kernel_file_is_one_clear_error(tmp_path, name, content, fragment):
+    (tmp_path / name).write_text(content)
+    for load, what in ((load_psf, "PSF"), (load_kernel, "kernel")):
+        with pytest.raises(InputError, match=fragment) as caught:
+            load(tmp_path / name)
+        assert "\n" not in str(caught.value) and caught.value.path.endswith(name)
+        assert what in caught.value.message
 
 
 def test_load_psf_centroid_recentres_an_offset_kernel(tmp_path):
