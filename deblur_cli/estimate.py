@@ -11,6 +11,7 @@
 
 import numpy as np
 
+from .deconv import laplacian_power
 from .errors import InputError, ParameterError
 
 __all__ = ["noise_sigma", "gcv_nsr", "estimate_blur", "estimate_psf", "BLUR_KINDS"]
@@ -140,12 +141,6 @@ def _frequencies(shape, full_width, step=1):
 
     rows = scipy.fft.fftfreq(shape[0])[::step, None]
     return rows, scipy.fft.rfftfreq(full_width)[None, ::step]
-
-
-def _laplacian_power(shape, full_width, step):
-    """|OTF|^2 of the 5-point Laplacian on an rfft2 grid, every step-th frequency."""
-    fy, fx = _frequencies(shape, full_width, step)
-    return (4.0 - 2.0 * np.cos(2 * np.pi * fy) - 2.0 * np.cos(2 * np.pi * fx)) ** 2
 
 
 class _LogBins:
@@ -326,7 +321,7 @@ def gcv_nsr(spectrum_power, otf_power, reg_power=1.0, *, full_width=None):
         return _gcv(signal, otf, reg, weights)[0]
     if reg.flat[0] == 0:
         raise ParameterError("regulariser power is 0 everywhere; nothing to choose")
-    _, noise = _gcv(signal, otf, _laplacian_power(grid, full_width, step), weights)
+    _, noise = _gcv(signal, otf, laplacian_power((grid[0], full_width), step), weights)
     return _risk_identity(signal, otf, weights, noise, grid, full_width, step) / reg.flat[0]
 
 
