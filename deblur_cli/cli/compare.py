@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import click
 
-from .options import PositiveFloat, max_pixels_option
+from .options import PositiveFloat, max_pixels_option, overwrite_option
 
 _OK, _FAILED, _ERROR = "ok", "failed", "error"
 
@@ -256,7 +256,7 @@ def _conclude(results, single):
                    "a directory (mirroring relative paths, .png) for two directories.")
 @click.option("--diff-gain", type=PositiveFloat(), default=10.0, show_default=True, metavar="G",
               help="Heat-map amplification: a difference of 1/G of the range is full scale.")
-@click.option("--overwrite", is_flag=True, help="Replace existing diff images.")
+@overwrite_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Pairs read and measured at once [default: number of cores].")
 @max_pixels_option

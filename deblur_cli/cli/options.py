@@ -6,6 +6,7 @@ from ..formats import DEFAULT_MAX_PIXELS, FORMATS
 
 __all__ = [
     "output_options",
+    "overwrite_option",
     "max_pixels_option",
     "verbose_option",
     "BitDepth",
@@ -44,6 +45,13 @@ class PositiveFloat(click.ParamType):
         return number
 
 
+def overwrite_option(command):
+    """``--overwrite``: replace existing outputs, never an input."""
+    return click.option(
+        "--overwrite", is_flag=True, help="Replace existing outputs (never an input)."
+    )(command)
+
+
 def output_options(command):
     """``--overwrite``, ``--bit-depth`` and ``--format`` for commands that write images."""
     command = click.option(
@@ -59,10 +67,7 @@ def output_options(command):
         default=None,
         help="Output sample type: 8, 16 or float (TIFF) [default: the input's].",
     )(command)
-    command = click.option(
-        "--overwrite", is_flag=True, help="Replace existing outputs (never an input)."
-    )(command)
-    return command
+    return overwrite_option(command)
 
 
 def max_pixels_option(command):

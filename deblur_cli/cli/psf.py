@@ -7,6 +7,8 @@
 
 import click
 
+from .options import overwrite_option
+
 __all__ = ["command", "psf_options", "make_psf", "PSF_OPTIONS"]
 
 PSF_OPTIONS = "--motion L,A, --defocus R, --gaussian S or --psf FILE"
@@ -136,7 +138,7 @@ def _write(kernel, output, overwrite):
 
 
 def _output_options(function):
-    function = click.option("--overwrite", is_flag=True, help="Replace an existing output file.")(function)
+    function = overwrite_option(function)
     return click.option("-o", "--output", required=True, metavar="FILE",
                         help="Output: .npy (exact), .csv/.txt (text) or an image (.png, .tif: 16-bit, "
                              "scaled so the peak is white).")(function)

@@ -60,3 +60,20 @@ def test_existing_output_needs_overwrite(run, tmp_path):
     np.testing.assert_array_equal(np.load(out), gaussian(1))
     assert run("psf", "gaussian", "--sigma", "2", "-o", out, "--overwrite").exit_code == 0
     np.testing.assert_array_equal(np.load(out), gaussian(2))
+
+
+def test_overwrite_is_the_shared_option_of_every_command():
+    import click
+
+    from deblur_cli.cli import cli
+
+    def overwrite_help(command):
+        (option,) = [param for param in command.params if param.name == "overwrite"]
+        assert option.opts == ["--overwrite"] and option.is_flag
+        return option.help
+
+    context = click.Context(cli)
+    psf = cli.get_command(context, "psf")
+    commands = [psf.get_command(context, name) for name in psf.list_commands(context)]
+    commands += [cli.get_command(context, name) for name in ("blur", "deconv", "upsample", "compare")]
+    assert {overwrite_help(command) for command in commands} == {"Replace existing outputs (never an input)."}
