@@ -160,8 +160,14 @@ def _check(quality, settings):
 
 
 def _compare(pair, settings):
-    """Measure one pair: (record, outcome) where outcome is ok, failed or error."""
-    from ..errors import DeblurError
+    """Measure one pair: (record, outcome) where outcome is ok, failed or error.
+
+    Raises
+    ------
+    ParameterError
+        An option does not fit this pair (``--crop-border`` larger than the images).
+    """
+    from ..errors import DeblurError, ParameterError
     from ..images import read_image
     from ..metrics import quality
 
@@ -183,6 +189,8 @@ def _compare(pair, settings):
     except DeblurError as e:
         if e.path is None:
             e.path = pair.image
+        if isinstance(e, ParameterError):
+            raise  # an option that does not fit the images: a usage error of the whole run (exit 2)
         record["error"] = str(e)
         outcome = _ERROR
     else:

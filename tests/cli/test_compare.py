@@ -168,6 +168,14 @@ def test_json_and_csv_together_is_a_usage_error(run, files):
     assert_one_error(run("compare", files["reference"], files["near"], "--json", "--csv"), 2, "not both")
 
 
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--report", "r.json"]])
+def test_a_crop_border_larger_than_the_images_is_a_usage_error(run, files, tmp_path, extra):
+    extra = [str(tmp_path / a) if a.endswith(".json") else a for a in extra]
+    result = run("compare", files["reference"], files["near"], "--crop-border", 24, *extra)
+    assert_one_error(result, 2, "near.png", "crop_border 24 leaves nothing of a 64x48 image; use at most 23")
+    assert result.stdout == "" and not (tmp_path / "r.json").exists()
+
+
 def test_channel_y_and_crop_border_reach_the_metrics(run, files):
     result = run("compare", files["reference"], files["near"], "--json", "--channel", "y", "--crop-border", 4)
     quality = strict_loads(result.stdout)["records"][0]["quality"]
@@ -287,6 +295,16 @@ def test_a_read_error_wins_over_a_threshold_failure(run, trees):
     assert_one_error(result, 3, "1 of 3 pairs could not be compared", "a.png")
     summary = strict_loads(result.stdout)["summary"]
     assert (summary["passed"], summary["failed"], summary["errors"], summary["exit_code"]) == (1, 1, 1, 3)
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_a_crop_border_too_large_for_one_pair_of_a_tree_is_a_usage_error(run, trees, jobs):
+    expected, actual = trees
+    for tree in trees:
+        save(tree / "sub" / "tiny.png", smooth(5, shape=(12, 12, 3)))
+    result = run("compare", expected, actual, "--crop-border", 6, "--json", "--jobs", jobs)
+    assert_one_error(result, 2, "tiny.png", "crop_border 6 leaves nothing of a 12x12 image")
+    assert result.stdout == ""
 
 
 def test_parallel_jobs_give_the_same_report_in_the_same_order(run, trees):
