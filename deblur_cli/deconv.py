@@ -68,13 +68,17 @@ def laplacian_power(shape, step=1, dtype=np.float64):
     return np.square(power, out=power)
 
 
+def _check_reg(reg):
+    if reg not in REGULARISERS:
+        raise ParameterError(f"unknown regulariser {reg!r}; use one of {', '.join(REGULARISERS)}")
+
+
 def _reg_power(reg, shape):
     """|R|^2 on the rfft2 grid of ``shape``: 1 for identity, |OTF of the Laplacian|^2."""
-    if reg == "identity":
-        return np.ones((1, 1), dtype=np.float32)
+    _check_reg(reg)
     if reg == "laplacian":
         return laplacian_power(shape, dtype=np.float32)
-    raise ParameterError(f"unknown regulariser {reg!r}; use one of {', '.join(REGULARISERS)}")
+    return np.ones((1, 1), dtype=np.float32)
 
 
 def wiener_filter(psf, shape, nsr, reg="identity"):
@@ -185,8 +189,7 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     from .threads import fft_workers
 
     nsr = _check_nsr(nsr)
-    if reg not in REGULARISERS:
-        raise ParameterError(f"unknown regulariser {reg!r}; use one of {', '.join(REGULARISERS)}")
+    _check_reg(reg)
     image = np.asarray(pixels, dtype=np.float32)
     kernel = validate_psf(psf, image.shape[:2])
     canvas, crop = extend(image, kernel.shape, boundary, psf=kernel)

@@ -212,12 +212,17 @@ def radial_mean(log_power):
 # ------------------------------------------------------------------ isotropic models
 
 
+def _radial_frequencies(size):
+    """Frequencies (cycles/pixel) of the rings of :func:`radial_mean` from ``_MIN_RADIUS`` on."""
+    return np.arange(_MIN_RADIUS, size // 2) / size
+
+
 @functools.lru_cache(maxsize=2)
 def _bessel_table(size, squared_limit):
     """``J0(2 pi rho sqrt(n))`` for the radial frequencies of a (size, size) grid and n < limit."""
     from scipy.special import j0
 
-    rho = np.arange(_MIN_RADIUS, size // 2) / size
+    rho = _radial_frequencies(size)
     return j0(2 * np.pi * np.outer(rho, np.sqrt(np.arange(squared_limit))))
 
 
@@ -521,15 +526,13 @@ def fit_motion(spec):
 
 
 def _radial_data(spec):
-    profile = radial_mean(spec.log_power)[_MIN_RADIUS:]
-    rho = np.arange(_MIN_RADIUS, spec.size // 2) / spec.size
-    return profile, rho
+    return radial_mean(spec.log_power)[_MIN_RADIUS:], _radial_frequencies(spec.size)
 
 
 @functools.lru_cache(maxsize=2)
 def _pixel_aperture(size):
     """Angular mean of sinc(u) sinc(v), the transfer of integrating over a pixel square."""
-    rho = np.arange(_MIN_RADIUS, size // 2) / size
+    rho = _radial_frequencies(size)
     phi = np.linspace(0, np.pi / 2, 33)
     return (np.sinc(np.outer(rho, np.cos(phi))) * np.sinc(np.outer(rho, np.sin(phi)))).mean(axis=1)
 
@@ -538,13 +541,13 @@ def _pillbox_transfer(radius, size):
     """Approximate pillbox transfer: the disk's jinc times the pixel aperture (no aliasing)."""
     from scipy.special import j1
 
-    rho = np.arange(_MIN_RADIUS, size // 2) / size
+    rho = _radial_frequencies(size)
     arg = 2 * np.pi * radius * rho
     return 2 * j1(arg) / arg * _pixel_aperture(size)
 
 
 def _gaussian_transfer(sigma, size):
-    rho = np.arange(_MIN_RADIUS, size // 2) / size
+    rho = _radial_frequencies(size)
     return np.exp(-2 * (np.pi * sigma * rho) ** 2)
 
 

@@ -91,11 +91,17 @@ def _check_kernel(kernel, error=ParameterError, path=None):
     return np.ascontiguousarray(array)
 
 
-def _as_channels(pixels):
-    """(H, W) or (H, W, C) float32 -> contiguous (H, W, C) float32."""
+def _as_image(pixels):
+    """A non-empty (H, W) or (H, W, C) image as float32, or a ParameterError."""
     array = np.asarray(pixels, dtype=np.float32)
     if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
         raise ParameterError(f"image must be a non-empty (H, W) or (H, W, C) array, got shape {array.shape}")
+    return array
+
+
+def _as_channels(pixels):
+    """(H, W) or (H, W, C) float32 -> contiguous (H, W, C) float32."""
+    array = _as_image(pixels)
     if array.ndim == 2:
         array = array[:, :, None]
     return np.ascontiguousarray(array)
@@ -617,9 +623,7 @@ def resize_bilinear(pixels, size, *, align_corners=False):
     """
     import cv2
 
-    array = np.asarray(pixels, dtype=np.float32)
-    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ParameterError(f"image must be a non-empty (H, W) or (H, W, C) array, got shape {array.shape}")
+    array = _as_image(pixels)
     height, width = _pair(size, "size", 1)
     if align_corners:
         return _interpolate_axis(_interpolate_axis(array, height, 0), width, 1)
@@ -659,9 +663,7 @@ def downsample(pixels, factor, method="area"):
     f = _int_param(factor, "factor", 1)
     if method not in DOWNSAMPLE_METHODS:
         raise ParameterError(f"unknown downsampling method {method!r}; use one of {', '.join(DOWNSAMPLE_METHODS)}")
-    array = np.asarray(pixels, dtype=np.float32)
-    if array.ndim not in (2, 3):
-        raise ParameterError(f"image must be an (H, W) or (H, W, C) array, got shape {array.shape}")
+    array = _as_image(pixels)
     height, width = array.shape[0] // f, array.shape[1] // f
     if height == 0 or width == 0:
         raise ParameterError(
