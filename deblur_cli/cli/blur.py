@@ -6,37 +6,40 @@ from .psf import PSF_OPTIONS, psf_options
 from .runner import Task, image_command
 
 
-def image_seed(seed, path):
-    """Noise seed of one image: from the run's seed and the input's file name only.
+def image_seed(seed, relpath):
+    """Noise seed of one image: from the run's seed and the input's relative name only.
 
-    So a batch gives the same bytes however it is split into shards or jobs, and a
-    rerun gives the same bytes.
+    So a batch gives the same bytes however it is split into shards or jobs, wherever
+    its tree is mounted, and on a rerun; and two images of the same name in different
+    subdirectories of one batch get different noise.
 
     Parameters
     ----------
     seed : int
         The run's seed.
-    path : str or os.PathLike or None
-        The input file; only its base name is used (None counts as "").
+    relpath : str
+        The input's name relative to the directory or glob it came from
+        (:attr:`deblur_cli.batch.Item.relpath`; a file given by name: its base
+        name). Separators count as ``/`` on every system.
 
     Returns
     -------
     int
-        A seed in [0, 2**64): the first 8 bytes of SHA-256 of ``"seed:name"``.
+        A seed in [0, 2**64): the first 8 bytes of SHA-256 of ``"seed:relpath"``.
     """
     import hashlib
     import os
 
-    name = os.path.basename(str(path)) if path is not None else ""
+    name = relpath.replace(os.sep, "/")
     digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
 
-def process(image, *, psf, psf_info, noise, seed):
-    """Blur one image's colour channels (alpha untouched) and add noise."""
+def process(image, *, psf, psf_info, noise, seed, relpath):
+    """Blur one image's colour channels (alpha untouched) and add noise seeded by ``relpath``."""
     from ..blur import blur
 
-    derived = image_seed(seed, image.path) if noise > 0 else None
+    derived = image_seed(seed, relpath) if noise > 0 else None
     pixels = blur(image.pixels, psf, noise_sigma=noise, seed=derived)
     info = {"psf": psf_info, "noise": noise}
     if derived is not None:
@@ -50,8 +53,9 @@ def process(image, *, psf, psf_info, noise, seed):
 @click.option("--noise", type=float, default=0.0, show_default=True, metavar="SIGMA",
               help="Standard deviation of added Gaussian noise, as a fraction of full range (e.g. 0.01).")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Seed of the noise. Each image's noise comes from this seed and its file name, so "
-                   "batches, shards and reruns give identical files. [default: a random seed, shown with -v]")
+              help="Seed of the noise. Each image's noise comes from this seed and its path relative to the "
+                   "directory or glob it came from (a file's own name), so batches, shards and reruns give "
+                   "identical files. [default: a random seed, shown with -v]")
 def command(motion, defocus, gaussian, psf_file, psf_center, noise, seed, **_):
     """Blur images with a PSF and add noise (the forward model).
 
@@ -78,4 +82,4 @@ def command(motion, defocus, gaussian, psf_file, psf_center, noise, seed, **_):
     if seed is None and noise > 0:
         seed = secrets.randbelow(2**32)
     kernel, psf_info = chosen
-    return Task(process, {"psf": kernel, "psf_info": psf_info, "noise": noise, "seed": seed})
+    return Task(process, {"psf": kernel, "psf_info": psf_info, "noise": noise, "seed": seed}, pass_relpath=True)

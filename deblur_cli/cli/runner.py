@@ -46,11 +46,16 @@ class Task:
     announce : bool
         Print each image's ``info`` on stderr even without ``-v`` (not with
         ``--quiet``): for parameters the tool chose itself, such as an estimated PSF.
+    pass_relpath : bool
+        Also call ``process`` with ``relpath=``: the input's name relative to the
+        directory or glob it came from (a file given by name: its base name), the
+        same whatever ``--jobs``, ``--shard`` or where the tree is mounted.
     """
 
     process: object
     params: dict = field(default_factory=dict)
     announce: bool = False
+    pass_relpath: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class _Job:
     """Everything a worker needs for one image."""
 
     input: str
+    relpath: str
     output: str | None
     reference: str | None
     task: Task
@@ -76,7 +82,8 @@ def _run_job(job):
     from ..images import decode_image, encode_image, read_image
 
     image = read_image(job.input, max_pixels=job.max_pixels)
-    result, info = job.task.process(image, **job.task.params)
+    extra = {"relpath": job.relpath} if job.task.pass_relpath else {}
+    result, info = job.task.process(image, **job.task.params, **extra)
     data = None
     quality = input_quality = None
     if result is not None:
@@ -285,7 +292,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         extension = None
         if writes_images:
             extension = format_extension(output, options["fmt"]) or format_extension(item.path) or ".png"
-        jobs.append((index, _Job(item.path, output, record["reference"], task, extension,
+        jobs.append((index, _Job(item.path, item.relpath, output, record["reference"], task, extension,
                                  options.get("bit_depth"), options["max_pixels"],
                                  bool(options.get("overwrite") or options.get("skip_existing")))))
 

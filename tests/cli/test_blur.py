@@ -1,5 +1,6 @@
 """``deblur blur``: the forward model through the CLI; deterministic noise; bad input."""
 
+import hashlib
 import shutil
 
 import cv2
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from deblur_cli.psf import motion
+from deblur_cli.blur import blur
+from deblur_cli.psf import defocus, motion
 
 from .expect import assert_one_error
 
@@ -54,6 +56,45 @@ def test_noise_depends_on_seed_and_file_name_only(run, tmp_path, folder):
     other_seed = run("blur", folder / "a.png", "-o", tmp_path / "x.png", "--defocus", "2", "--noise", "0.02", "--seed", "6")
     assert other_seed.exit_code == 0
     assert (tmp_path / "x.png").read_bytes() != whole["a_blurred.png"]
+
+
+def expected_blur(source, relpath, seed=5):
+    """The documented rule: noise seeded by the first 8 bytes of SHA-256 of "seed:relpath"."""
+    image_seed = int.from_bytes(hashlib.sha256(f"{seed}:{relpath}".encode()).digest()[:8], "little")
+    pixels = read_rgb(source).astype(np.float32) / 255
+    noisy = blur(pixels, defocus(2), noise_sigma=0.02, seed=image_seed)
+    return np.rint(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
+
+
+def test_noise_follows_the_path_relative_to_the_batch_root(run, tmp_path, rgb_png):
+    tree = tmp_path / "tree"
+    for sub in ("a", "b"):
+        (tree / sub).mkdir(parents=True)
+        shutil.copy(rgb_png, tree / sub / "x.png")
+
+    def blur_tree(inputs, out_dir, *extra):
+        result = run("blur", *inputs, "--out-dir", out_dir, "--defocus", "2", "--noise", "0.02", "--seed", "5",
+                     "--quiet", *extra)
+        assert result.exit_code == 0, result.stderr
+        return {p.relative_to(out_dir).as_posix(): p.read_bytes() for p in sorted(out_dir.rglob("*.png"))}
+
+    whole = blur_tree([tree], tmp_path / "whole", "--recursive", "--jobs", "1")
+    assert sorted(whole) == ["a/x_blurred.png", "b/x_blurred.png"]
+    assert whole["a/x_blurred.png"] != whole["b/x_blurred.png"]  # same pixels and base name, other path
+    for relpath in ("a/x.png", "b/x.png"):
+        written = read_rgb(tmp_path / "whole" / relpath.replace(".png", "_blurred.png"))
+        np.testing.assert_array_equal(written, expected_blur(rgb_png, relpath))
+    moved = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(tree, moved)
+    assert blur_tree([moved], tmp_path / "moved", "--recursive", "--jobs", "2") == whole
+    shards = {**blur_tree([tree], tmp_path / "s1", "--recursive", "--shard", "1/2"),
+              **blur_tree([tree], tmp_path / "s2", "--recursive", "--shard", "2/2")}
+    assert shards == whole
+    assert blur_tree([str(tree / "*" / "x.png")], tmp_path / "glob") == whole
+    # a file given by name keeps the seed of its base name
+    single = tmp_path / "single.png"
+    assert run("blur", tree / "b" / "x.png", "-o", single, "--defocus", "2", "--noise", "0.02", "--seed", "5").exit_code == 0
+    np.testing.assert_array_equal(read_rgb(single), expected_blur(rgb_png, "x.png"))
 
 
 def test_noise_level_and_verbose_parameters(run, tmp_path):
