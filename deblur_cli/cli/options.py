@@ -11,6 +11,7 @@ __all__ = [
     "verbose_option",
     "BitDepth",
     "PositiveFloat",
+    "ReadFile",
 ]
 
 
@@ -43,6 +44,20 @@ class PositiveFloat(click.ParamType):
         if not number > 0 or number == float("inf"):
             self.fail(f"must be a finite number > 0, got {value}", param, ctx)
         return number
+
+
+class ReadFile(click.ParamType):
+    """A file a command reads besides its inputs (a PSF, a kernel), passed on as given.
+
+    The image commands refuse, before any work, an output that would replace a file
+    named by an option of this type, as they refuse one that would replace an input.
+    A value that names no existing file (a keyword such as ``auto``) protects nothing.
+    """
+
+    name = "file"
+
+    def convert(self, value, param, ctx):
+        return value
 
 
 def overwrite_option(command):

@@ -7,7 +7,7 @@
 
 import click
 
-from .options import overwrite_option
+from .options import ReadFile, overwrite_option
 
 __all__ = ["command", "psf_options", "make_psf", "PSF_OPTIONS"]
 
@@ -41,7 +41,7 @@ def psf_options(command):
                      help="Out-of-focus blur: a disk of radius R pixels (MATLAB fspecial('disk'))."),
         click.option("--gaussian", type=float, default=None, metavar="S",
                      help="Gaussian blur of standard deviation S pixels."),
-        click.option("--psf", "psf_file", default=None, metavar="FILE",
+        click.option("--psf", "psf_file", type=ReadFile(), default=None, metavar="FILE",
                      help="PSF from a file: .npy, .csv/.txt, or an image (normalised to sum 1; "
                           "even sizes padded; centre at (h//2, w//2))."),
         click.option("--psf-center", type=click.Choice(["none", "centroid"]), default="none", show_default=True,

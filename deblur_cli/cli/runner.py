@@ -179,8 +179,11 @@ def image_command(*, writes_images=True, default_suffix="_out"):
     return decorate
 
 
-def _plan(items, options, writes_images, default_suffix):
-    """Each input with its output path (None for commands that write nothing)."""
+def _plan(items, options, writes_images, default_suffix, reads):
+    """Each input with its output path (None for commands that write nothing).
+
+    No output may be an input or one of ``reads`` (see :func:`_files_read`).
+    """
     from ..batch import find_collisions, output_name
     from ..errors import ParameterError
     from ..images import FORMATS, check_bit_depth, check_output_path, format_extension
@@ -195,6 +198,7 @@ def _plan(items, options, writes_images, default_suffix):
             raise ParameterError(f"-o takes one input, got {len(items)}; use --out-dir DIR for many")
         if output != "-" and options["fmt"] is None and format_extension(output) is None:
             raise ParameterError(f"cannot tell the format of {output} from its extension; add --format")
+        _refuse_replacing_reads([output], reads)
         if not options["skip_existing"] or not os.path.exists(output):
             check_output_path(output, [items[0].path], overwrite=options["overwrite"])
         check_bit_depth(format_extension(output, options["fmt"]) or format_extension(items[0].path) or ".png",
@@ -211,9 +215,36 @@ def _plan(items, options, writes_images, default_suffix):
         for item in items
     ]
     find_collisions(pairs)
+    _refuse_replacing_reads([output for _, output in pairs], reads)
     for extension in {format_extension(output) for _, output in pairs}:
         check_bit_depth(extension, options["bit_depth"])
     return pairs
+
+
+def _files_read(items, options):
+    """Files the command reads besides its inputs: no output may replace one, even with ``--overwrite``.
+
+    They are the values of options of type :class:`~.options.ReadFile` (``--psf``,
+    ``--kernel``), ``--reference``, and the references ``--reference-dir`` pairs with
+    every input (of all shards). Returns ``{real path: option}`` of those that exist.
+    """
+    from .options import ReadFile
+
+    named = [(options[param.name], param.opts[-1]) for param in click.get_current_context().command.params
+             if isinstance(param.type, ReadFile) and options.get(param.name)]
+    if options.get("reference"):
+        named.append((options["reference"], "--reference"))
+    if options.get("reference_dir"):
+        named += [(os.path.join(options["reference_dir"], item.relpath), "--reference-dir") for item in items]
+    return {os.path.realpath(path): option for path, option in named if os.path.isfile(path)}
+
+
+def _refuse_replacing_reads(outputs, reads):
+    from ..errors import OutputError
+
+    for output in outputs:
+        if output not in (None, "-") and os.path.realpath(output) in reads:
+            raise OutputError(f"output is the {reads[os.path.realpath(output)]} file; choose another output path", output)
 
 
 def _refuse_existing(pairs, options):
@@ -227,8 +258,8 @@ def _refuse_existing(pairs, options):
         raise OutputError(f"output exists{more}; pass --overwrite to replace or --skip-existing to resume", existing[0])
 
 
-def _check_report_path(options, pairs):
-    """Refuse a report that cannot be written, or that would share stdout with an image."""
+def _check_report_path(options, pairs, reads):
+    """Refuse a report that cannot be written, that would replace a file read, or share stdout with an image."""
     from ..errors import ParameterError
     from ..images import check_output_path
 
@@ -237,6 +268,7 @@ def _check_report_path(options, pairs):
         raise ParameterError("the image goes to stdout; write the report to a file, not '-'")
     if path and path != "-":
         check_output_path(path, [item.path for item, _ in pairs], overwrite=True)
+        _refuse_replacing_reads([path], reads)
 
 
 def _reference_for(item, options):
@@ -269,13 +301,14 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     shard = parse_shard(options["shard"]) if options["shard"] else None
     if writes_images and options.get("reference") is not None and len(items) > 1:
         raise ParameterError("--reference pairs with one input; use --reference-dir for many")
-    pairs = _plan(items, options, writes_images, default_suffix)  # all shards: no output may be an input
+    reads = _files_read(items, options)
+    pairs = _plan(items, options, writes_images, default_suffix, reads)  # all shards: no output may be an input
     if shard:
         mine = set(take_shard(items, *shard))
         pairs = [(item, output) for item, output in pairs if item in mine]
     if writes_images:
         _refuse_existing(pairs, options)
-    _check_report_path(options, pairs)
+    _check_report_path(options, pairs, reads)
     quiet, verbose = options["quiet"], options["verbose"]
     debug = click.get_current_context().find_root().params.get("debug", False)
     batch = len(pairs) > 1

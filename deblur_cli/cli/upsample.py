@@ -2,6 +2,7 @@
 
 import click
 
+from .options import ReadFile
 from .runner import Task, image_command
 
 _TRANSPOSED_ONLY = ("kernel", "stride", "padding", "output_padding", "dilation", "normalize_border", "normalize_kernel")
@@ -115,7 +116,7 @@ def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, n
 @click.option("--method", type=click.Choice(["bilinear", "transposed"]), default="bilinear", show_default=True,
               help="Bilinear interpolation or transposed convolution with a fixed kernel.")
 @click.option("--align-corners", is_flag=True, help="Bilinear: make the corner pixels coincide instead of half-pixel centres.")
-@click.option("--kernel", "kernel_name", default=None, metavar="bilinear|nearest|FILE",
+@click.option("--kernel", "kernel_name", type=ReadFile(), default=None, metavar="bilinear|nearest|FILE",
               help="Transposed: FCN bilinear kernel, nearest (ones), or a .npy/.csv/.txt/greyscale image file. [default: bilinear]")
 @click.option("--stride", type=int, default=None, help="Transposed: stride [default: --scale].")
 @click.option("--padding", type=int, default=None, help="Transposed: rows/columns cropped on every side [default: output = stride x input].")

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from .expect import assert_one_error
+
 
 def make_inputs(directory, count, corrupt=()):
     directory.mkdir()
@@ -149,3 +151,58 @@ def test_unwritable_report_is_refused_before_any_work(run, tmp_path):
     result = run("convert", inputs, "--out-dir", tmp_path / "out", "--report", tmp_path / "nowhere" / "r.json")
     assert result.exit_code == 3
     assert not (tmp_path / "out").exists()
+
+
+def grey_png(path, value):
+    """A small greyscale PNG (an image, a PSF or a kernel file) of a blob around ``value``."""
+    array = np.zeros((5, 5), np.uint8)
+    array[1:4, 1:4] = value
+    array[2, 2] = 255
+    cv2.imwrite(str(path), array)
+    return path
+
+
+@pytest.mark.parametrize(
+    "command, option",
+    [("blur", "--psf"), ("deconv", "--psf"), ("upsample", "--kernel")],
+)
+@pytest.mark.parametrize("target", ["-o", "--out-dir", "--report"])
+def test_outputs_never_replace_a_psf_or_kernel_file(run, tmp_path, command, option, target):
+    inputs = make_inputs(tmp_path / "in", 1)
+    read = grey_png(tmp_path / "k.png", 60) if target != "--report" else tmp_path / "k.csv"
+    if target == "--report":
+        np.savetxt(read, np.ones((3, 3)), delimiter=",")
+    extra = ["--method", "transposed", "--scale", 2, "-q"] if command == "upsample" else ["--nsr", 0.01] if command == "deconv" else []
+    where = {"-o": ["-o", read],
+             "--out-dir": [inputs, "--out-dir", tmp_path, "--name", "k.png"],
+             "--report": ["-o", tmp_path / "out.png", "--report", read]}[target]
+    before = read.read_bytes()
+    source = [] if target == "--out-dir" else [inputs / "img00.png"]
+    result = run(command, *source, *where, option, read, "--overwrite", *extra)
+    assert_one_error(result, 3, f"{read}: output is the {option} file; choose another output path")
+    assert read.read_bytes() == before
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_outputs_never_replace_a_reference(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 3)
+    references = tmp_path / "refs"
+    references.mkdir()
+    for path in inputs.iterdir():
+        (references / path.name).write_bytes(path.read_bytes())
+    before = {path.name: path.read_bytes() for path in references.iterdir()}
+    one = inputs / "img01.png"
+    for args, option, named in [
+        ([one, "-o", references / "img01.png", "--reference", references / "img01.png"], "--reference", "img01.png"),
+        ([one, "-o", references / "img02.png", "--reference-dir", references], None, None),
+        ([inputs, "--out-dir", references, "--reference-dir", references], "--reference-dir", "img00.png"),
+        ([inputs, "--out-dir", references, "--reference-dir", references, "--shard", "2/2"], "--reference-dir",
+         "img00.png"),
+    ]:
+        result = run("convert", *args, "--overwrite", "--jobs", 1)
+        if option is None:  # a reference of no input here: a plain output
+            assert result.exit_code == 0, result.stderr
+            (references / "img02.png").write_bytes(before["img02.png"])
+            continue
+        assert_one_error(result, 3, f"{references / named}: output is the {option} file")
+    assert {path.name: path.read_bytes() for path in references.iterdir()} == before
