@@ -6,6 +6,7 @@ from .options import ReadFile
 from .runner import Task, image_command
 
 _TRANSPOSED_ONLY = ("kernel", "stride", "padding", "output_padding", "dilation", "normalize_border", "normalize_kernel")
+_BUILT_IN = ("bilinear", "nearest")
 
 
 def _size_text(size):
@@ -13,9 +14,13 @@ def _size_text(size):
 
 
 def process(image, *, method, size=None, scale=None, align_corners=False, kernel=None, kernel_name=None,
-            stride=None, padding=None, output_padding=None, dilation=None, normalize_border=False,
-            max_pixels=None):
-    """Enlarge one image (colour and alpha alike); the output size is checked before any work."""
+            kernel_size=None, factor=None, stride=None, padding=None, output_padding=None, dilation=None,
+            normalize_border=False, max_pixels=None):
+    """Enlarge one image (colour and alpha alike); the output size is checked before any work.
+
+    ``kernel=None`` stands for the built-in ``kernel_name`` kernel of ``factor``, of
+    ``kernel_size``: it is made only once this image's output is known to fit ``max_pixels``.
+    """
     import numpy as np
 
     from .. import resample
@@ -30,9 +35,11 @@ def process(image, *, method, size=None, scale=None, align_corners=False, kernel
         info = {"method": "bilinear", "align_corners": align_corners}
     else:
         out_size = resample.conv_transpose2d_size(
-            image.shape, kernel.shape, stride, padding, output_padding, dilation
+            image.shape, kernel_size, stride, padding, output_padding, dilation
         )
         resample.check_pixel_limit(out_size, max_pixels)
+        if kernel is None:
+            kernel = _kernel(kernel_name, factor)
 
         def apply(array):
             return resample.conv_transpose2d(
@@ -42,7 +49,7 @@ def process(image, *, method, size=None, scale=None, align_corners=False, kernel
         info = {
             "method": "transposed",
             "kernel": kernel_name,
-            "kernel_size": _size_text(kernel.shape),
+            "kernel_size": _size_text(kernel_size),
             "stride": stride,
             "padding": padding,
             "output_padding": output_padding,
@@ -75,6 +82,12 @@ def _integer_factor(scale):
     return int(scale)
 
 
+def _built_in_size(name, factor):
+    """(height, width) of :func:`_kernel`'s built-in kernel, without making it."""
+    side = 2 * factor - factor % 2 if name == "bilinear" else factor
+    return side, side
+
+
 def _kernel(name, factor):
     from .. import resample
 
@@ -89,8 +102,14 @@ def _one_or_pair(pair):
     return pair[0] if pair[0] == pair[1] else list(pair)
 
 
-def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, normalize_kernel):
-    """Kernel and PyTorch parameters for --method transposed, checked once for all images."""
+def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, normalize_kernel, max_pixels):
+    """Kernel, its size, factor and PyTorch parameters for --method transposed, checked once for all images.
+
+    No array is made here that the parameters alone make too large: a built-in kernel
+    larger than ``max_pixels`` is refused unmade. At its own stride (the factor) and
+    dilation 1 a built-in kernel overlaps evenly and needs no look at its weights, so
+    it is returned as None and made per image, once the image's output fits the limit.
+    """
     from .. import resample
     from ..errors import ParameterError
 
@@ -99,15 +118,33 @@ def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, n
     factor = stride if scale is None else _integer_factor(scale)
     stride = factor if stride is None else stride
     resample.transposed_parameters(stride, padding or 0, output_padding or 0, dilation)
+    if kernel_name in _BUILT_IN:
+        size = _built_in_size(kernel_name, factor)
+        if max_pixels is not None and size[0] * size[1] > max_pixels:
+            raise ParameterError(
+                f"the {kernel_name} kernel of factor {factor} would have {_size_text(size)} = {size[0] * size[1]:,} "
+                f"weights, more than the limit of {max_pixels:,}; lower the scale or raise --max-pixels"
+            )
+        if (stride, dilation) == (factor, 1) and not normalize_kernel:
+            padding, output_padding = _default_padding(size, stride, dilation, padding, output_padding)
+            return None, size, factor, stride, padding, output_padding
     kernel = _kernel(kernel_name, factor)
     if normalize_kernel:
         total = float(kernel.sum(dtype="float64"))
         if total == 0:
             raise ParameterError(f"kernel {kernel_name} sums to 0 and cannot be normalised; drop --normalize-kernel")
         kernel = (kernel * (stride * stride / total)).astype("float32")
+    padding, output_padding = _default_padding(kernel.shape, stride, dilation, padding, output_padding)
+    return kernel, kernel.shape, factor, stride, padding, output_padding
+
+
+def _default_padding(kernel_size, stride, dilation, padding, output_padding):
+    """The padding given, else the one that makes the output exactly stride x the input."""
+    from .. import resample
+
     if padding is None and output_padding is None:
-        padding, output_padding = map(_one_or_pair, resample.same_padding(kernel.shape, stride, dilation))
-    return kernel, stride, padding or 0, output_padding or 0
+        padding, output_padding = map(_one_or_pair, resample.same_padding(kernel_size, stride, dilation))
+    return padding or 0, output_padding or 0
 
 
 @image_command(writes_images=True, default_suffix="_up")
@@ -146,7 +183,8 @@ def command(scale, size_text, method, align_corners, kernel_name, stride, paddin
 
     \b
     Alpha is enlarged like the colour channels and clipped to [0, 1]; colour is not
-    premultiplied. Outputs larger than --max-pixels are refused before any work.
+    premultiplied. Outputs larger than --max-pixels are refused before any work, and
+    so are built-in kernels with more weights than that.
 
     \b
     Examples:
@@ -181,15 +219,16 @@ def command(scale, size_text, method, align_corners, kernel_name, stride, paddin
         raise ParameterError("--align-corners applies to --method bilinear")
     kernel_name = kernel_name or "bilinear"
     dilation = 1 if dilation is None else dilation
-    kernel, stride, padding, output_padding = _transposed(
-        scale, kernel_name, stride, padding, output_padding, dilation, normalize_kernel
+    kernel, kernel_size, factor, stride, padding, output_padding = _transposed(
+        scale, kernel_name, stride, padding, output_padding, dilation, normalize_kernel, max_pixels
     )
-    if not normalize_border and not quiet and resample.uneven_overlap(kernel, stride, dilation):
+    if kernel is not None and not normalize_border and not quiet and resample.uneven_overlap(kernel, stride, dilation):
         click.echo(
             f"deblur: warning: kernel {_size_text(kernel.shape)} at stride {stride} overlaps unevenly "
             "(size not a multiple of the stride): expect checkerboard artefacts; --normalize-border evens them out",
             err=True,
         )
-    return Task(process, {"method": "transposed", "kernel": kernel, "kernel_name": kernel_name, "stride": stride,
+    return Task(process, {"method": "transposed", "kernel": kernel, "kernel_name": kernel_name,
+                          "kernel_size": kernel_size, "factor": factor, "stride": stride,
                           "padding": padding, "output_padding": output_padding, "dilation": dilation,
                           "normalize_border": normalize_border, "max_pixels": max_pixels})

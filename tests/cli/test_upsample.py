@@ -1,10 +1,14 @@
 """``deblur upsample`` through Click's runner: outputs against OpenCV/NumPy, bad input, reports."""
 
 import json
+import tracemalloc
 
 import cv2
 import numpy as np
 import pytest
+
+from deblur_cli import resample
+from deblur_cli.cli.upsample import _built_in_size, _kernel
 
 from .expect import assert_one_error
 
@@ -176,3 +180,47 @@ def test_bad_kernel_files(run, tmp_path, rgb_png, name, content, fragment):
     if name != "zero.csv":
         assert name in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--scale", 3000], "output of 24000x24000 = 576,000,000 pixels would exceed the limit of 200,000,000"),
+        (["--scale", 3000, "--kernel", "nearest"], "output of 24000x24000 = 576,000,000 pixels would exceed"),
+        (["--scale", 40, "--max-pixels", 10000], "output of 320x320 = 102,400 pixels would exceed the limit of 10,000"),
+        (["--scale", 10**9], "bilinear kernel of factor 1000000000 would have 2000000000x2000000000 ="),
+        (["--scale", 10**9, "--stride", 1, "--kernel", "nearest"], "nearest kernel of factor 1000000000"),
+        (["--stride", 10**12, "--kernel", "nearest"], "more than the limit of 200,000,000"),
+    ],
+)
+def test_a_huge_scale_is_refused_before_any_kernel_or_array_is_made(run, tmp_path, args, fragment):
+    tiny = tmp_path / "tiny.png"
+    cv2.imwrite(str(tiny), np.full((8, 8), 7, np.uint8))
+    out = tmp_path / "up.png"
+    tracemalloc.start()
+    try:
+        result = run("upsample", tiny, "-o", out, "--method", "transposed", *args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_one_error(result, 2, fragment)
+    assert not out.exists()
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB allocated"
+
+
+def test_a_kernel_too_large_for_the_limit_stops_a_batch_once(run, tmp_path):
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((8, 8), 7, np.uint8))
+    result = run("upsample", tmp_path / "a.png", tmp_path / "b.png", "--out-dir", tmp_path / "out",
+                 "--method", "transposed", "--scale", 10**6)
+    assert_one_error(result, 2, "lower the scale or raise --max-pixels")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["bilinear", "nearest"])
+def test_built_in_kernels_are_sized_unmade_and_even_at_their_own_stride(name):
+    # upsample makes these kernels per image, after the size check, and never warns of them
+    for factor in range(1, 17):
+        kernel = _kernel(name, factor)
+        assert _built_in_size(name, factor) == kernel.shape
+        assert not resample.uneven_overlap(kernel, factor, 1)
