@@ -243,8 +243,9 @@ def _refuse_replacing_reads(outputs, reads):
     from ..errors import OutputError
 
     for output in outputs:
-        if output not in (None, "-") and os.path.realpath(output) in reads:
-            raise OutputError(f"output is the {reads[os.path.realpath(output)]} file; choose another output path", output)
+        option = reads.get(os.path.realpath(output)) if output not in (None, "-") else None
+        if option:
+            raise OutputError(f"output is the {option} file; choose another output path", output)
 
 
 def _refuse_existing(pairs, options):

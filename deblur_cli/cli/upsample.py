@@ -222,7 +222,8 @@ def command(scale, size_text, method, align_corners, kernel_name, stride, paddin
     kernel, kernel_size, factor, stride, padding, output_padding = _transposed(
         scale, kernel_name, stride, padding, output_padding, dilation, normalize_kernel, max_pixels
     )
-    if kernel is not None and not normalize_border and not quiet and resample.uneven_overlap(kernel, stride, dilation):
+    warn = kernel is not None and not normalize_border and not quiet  # a built-in kernel (None) is even
+    if warn and resample.uneven_overlap(kernel, stride, dilation):
         click.echo(
             f"deblur: warning: kernel {_size_text(kernel.shape)} at stride {stride} overlaps unevenly "
             "(size not a multiple of the stride): expect checkerboard artefacts; --normalize-border evens them out",

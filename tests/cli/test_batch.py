@@ -172,7 +172,7 @@ def test_outputs_never_replace_a_psf_or_kernel_file(run, tmp_path, command, opti
     read = grey_png(tmp_path / "k.png", 60) if target != "--report" else tmp_path / "k.csv"
     if target == "--report":
         np.savetxt(read, np.ones((3, 3)), delimiter=",")
-    extra = ["--method", "transposed", "--scale", 2, "-q"] if command == "upsample" else ["--nsr", 0.01] if command == "deconv" else []
+    extra = {"blur": [], "deconv": ["--nsr", 0.01], "upsample": ["--method", "transposed", "--scale", 2, "-q"]}[command]
     where = {"-o": ["-o", read],
              "--out-dir": [inputs, "--out-dir", tmp_path, "--name", "k.png"],
              "--report": ["-o", tmp_path / "out.png", "--report", read]}[target]

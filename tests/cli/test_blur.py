@@ -93,7 +93,8 @@ def test_noise_follows_the_path_relative_to_the_batch_root(run, tmp_path, rgb_pn
     assert blur_tree([str(tree / "*" / "x.png")], tmp_path / "glob") == whole
     # a file given by name keeps the seed of its base name
     single = tmp_path / "single.png"
-    assert run("blur", tree / "b" / "x.png", "-o", single, "--defocus", "2", "--noise", "0.02", "--seed", "5").exit_code == 0
+    result = run("blur", tree / "b" / "x.png", "-o", single, "--defocus", "2", "--noise", "0.02", "--seed", "5")
+    assert result.exit_code == 0, result.stderr
     np.testing.assert_array_equal(read_rgb(single), expected_blur(rgb_png, "x.png"))
 
 
