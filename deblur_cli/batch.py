@@ -252,14 +252,8 @@ def find_collisions(pairs):
         seen[key] = item.path
 
 
-def _exit_on_terminate(signum, frame):
-    # Unwinds the stack, so that a write in progress removes its temporary file.
-    raise SystemExit(128 + signum)
-
-
 def _init_worker(threads):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C stops
-    signal.signal(signal.SIGTERM, _exit_on_terminate)
     from .threads import set_thread_budget
 
     set_thread_budget(threads)
@@ -308,8 +302,9 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
     Notes
     -----
     Workers ignore SIGINT; on Ctrl-C (or an early stop) this process terminates
-    them (SIGTERM, on which a worker unwinds, so a file it was writing is removed),
-    and a KeyboardInterrupt goes on up to the caller.
+    them, and a KeyboardInterrupt goes on up to the caller. A worker may be killed in
+    the middle of a write: the caller removes what its unfinished tasks left (see
+    :func:`.images.remove_partial_writes`).
     """
     arguments = list(arguments)
     jobs = max(1, min(jobs, len(arguments)))

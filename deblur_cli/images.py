@@ -37,6 +37,7 @@ __all__ = [
     "check_bit_depth",
     "format_extension",
     "atomic_write_bytes",
+    "remove_partial_writes",
     "DEFAULT_MAX_PIXELS",
     "FORMATS",
 ]
@@ -511,6 +512,42 @@ def _read_umask():
 _FILE_MODE = 0o666 & ~_read_umask()  # read once: changing the umask later would race with threads
 
 
+_PARTIAL_SUFFIX = ".part"
+
+
+def _partial_prefix(path):
+    return "." + os.path.basename(path) + "."
+
+
+def remove_partial_writes(path):
+    """Remove the temporary files that interrupted writes of ``path`` left beside it.
+
+    :func:`atomic_write_bytes` cleans up after itself when it is interrupted by an
+    exception; a process killed in the middle of a write cannot, and its caller
+    removes the leftovers with this.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The target that was being written (``"-"`` does nothing).
+    """
+    path = str(path)
+    if path == "-":
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = _partial_prefix(path)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(_PARTIAL_SUFFIX):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
 def atomic_write_bytes(path, data, *, overwrite=False):
     """Write bytes to a file so that it is either complete or absent.
 
@@ -540,9 +577,7 @@ def atomic_write_bytes(path, data, *, overwrite=False):
     if not overwrite and os.path.lexists(path):
         raise OutputError("output exists; pass --overwrite to replace it", path)
     try:
-        fd, temporary = tempfile.mkstemp(
-            dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".part"
-        )
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=_partial_prefix(path), suffix=_PARTIAL_SUFFIX)
     except FileNotFoundError:
         raise OutputError(f"output directory {directory} does not exist; create it first", path) from None
     except OSError as e:

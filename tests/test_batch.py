@@ -1,9 +1,6 @@
 """Input expansion, sharding, output naming and collision checks."""
 
 import os
-import signal
-import subprocess
-import sys
 
 import pytest
 
@@ -143,25 +140,3 @@ def test_each_job_gets_its_share_of_threads(jobs, threads):
         set_thread_budget(os.cpu_count() or 1)
     assert budgets == [threads or max(1, (os.cpu_count() or 1) // jobs)] * 4
 
-
-def test_terminated_worker_removes_the_file_it_was_writing(tmp_path):
-    # A worker's write is held at its fsync until SIGTERM arrives, as when the main
-    # process stops the pool on Ctrl-C; the worker must unwind and remove its temporary file.
-    script = (
-        "import os, signal, sys\n"
-        "from deblur_cli import batch, images\n"
-        "batch._init_worker(1)\n"
-        "def held(fd):\n"
-        "    print('writing', flush=True)\n"
-        "    signal.pause()\n"
-        "os.fsync = held\n"
-        "images.atomic_write_bytes(sys.argv[1], b'x' * 1000)\n"
-    )
-    target = tmp_path / "out.png"
-    process = subprocess.Popen([sys.executable, "-c", script, str(target)], stdout=subprocess.PIPE, text=True)
-    assert process.stdout.readline() == "writing\n"
-    assert len(list(tmp_path.iterdir())) == 1  # the temporary file
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=30)
-    assert process.returncode == 128 + signal.SIGTERM
-    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,9 @@
 
 import io
 import os
+import signal
+import subprocess
+import sys
 
 import cv2
 import imageio.v3 as iio
@@ -18,6 +21,7 @@ from deblur_cli.images import (
     decode_image,
     encode_image,
     read_image,
+    remove_partial_writes,
     write_image,
 )
 
@@ -221,3 +225,28 @@ def test_lzw_tiff_from_opencv_is_read(tmp_path, dtype):
     assert ok
     image = decode_image(data.tobytes(), "lzw.tif")
     np.testing.assert_array_equal(np.rint(image.pixels * np.iinfo(dtype).max).astype(dtype), array)
+
+
+def test_partial_write_of_a_killed_process_is_removed(tmp_path):
+    # A writer is held at its fsync and killed there, as a worker is when a batch stops:
+    # it cannot clean up, so its temporary file stays until remove_partial_writes.
+    script = (
+        "import os, signal, sys\n"
+        "from deblur_cli import images\n"
+        "def held(fd):\n"
+        "    print('writing', flush=True)\n"
+        "    signal.pause()\n"
+        "os.fsync = held\n"
+        "images.atomic_write_bytes(sys.argv[1], b'x' * 1000)\n"
+    )
+    target = tmp_path / "out.png"
+    neighbour = tmp_path / ".other.png.abc.part"
+    neighbour.write_bytes(b"not ours")
+    process = subprocess.Popen([sys.executable, "-c", script, str(target)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "writing\n"
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    left = [p.name for p in tmp_path.iterdir() if p != neighbour]
+    assert len(left) == 1 and left[0].startswith(".out.png.") and left[0].endswith(".part")
+    remove_partial_writes(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [neighbour.name]

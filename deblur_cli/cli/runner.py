@@ -377,6 +377,12 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+        if writes_images:
+            from ..images import remove_partial_writes
+
+            for index, job in jobs:  # a worker stopped in mid-write leaves its temporary file
+                if records[index]["status"] == "pending":
+                    remove_partial_writes(job.output)
     for record in records:  # left when --fail-fast stopped the run
         if record["status"] == "pending":
             record["status"] = "not run"
