@@ -24,12 +24,10 @@ remedies, by name:
 
 import numpy as np
 
+from .choices import BOUNDARY_MODES as MODES
 from .errors import InputError, ParameterError
 
 __all__ = ["extend", "edgetaper", "MODES"]
-
-MODES = ("reflect", "periodic", "edgetaper")
-"""Boundary modes, the default first."""
 
 
 def _fast_length(n):

@@ -17,12 +17,11 @@ import functools
 import numpy as np
 
 from .errors import ParameterError
+from .choices import REGULARISERS
 from .psf import psf2otf, validate_psf
 
 __all__ = ["wiener", "wiener_filter", "laplacian_power", "REGULARISERS"]
 
-REGULARISERS = ("identity", "laplacian")
-"""Regularisers, the default first."""
 
 def _check_nsr(nsr):
     if isinstance(nsr, str):

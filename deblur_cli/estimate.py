@@ -12,12 +12,10 @@
 import numpy as np
 
 from .deconv import laplacian_power
+from .choices import BLUR_KINDS
 from .errors import InputError, ParameterError
 
 __all__ = ["noise_sigma", "gcv_nsr", "estimate_blur", "estimate_psf", "BLUR_KINDS"]
-
-BLUR_KINDS = ("motion", "defocus", "gaussian")
-"""Kinds of blur :func:`estimate_blur` can identify."""
 
 # Immerkaer's mask [[1,-2,1],[-2,4,-2],[1,-2,1]] is the outer product of [1,-2,1]
 # with itself; its response to white noise of std s has std 6 s.

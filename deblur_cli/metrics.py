@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from .choices import QUALITY_CHANNELS
 from .errors import InputError, ParameterError
 
 __all__ = [
@@ -47,7 +48,6 @@ SSIM_WINDOW = 2 * _RADIUS + 1
 _K1, _K2 = 0.01, 0.03
 _LUMA_OFFSET = 16.0
 _LUMA_WEIGHTS = (65.481, 128.553, 24.966)  # BT.601 luma on the 0..255 scale, r,g,b in [0, 1]
-_CHANNELS = ("all", "y")
 _STRIP_ELEMENTS = 1 << 17  # samples per strip of the one-pass statistics
 
 
@@ -66,8 +66,8 @@ def _nominal_range(dtype, data_range=None):
 
 
 def _check_options(channel, crop_border, data_range):
-    if channel not in _CHANNELS:
-        raise ParameterError(f"channel must be 'all' or 'y', got {channel!r}")
+    if channel not in QUALITY_CHANNELS:
+        raise ParameterError(f"channel must be {' or '.join(map(repr, QUALITY_CHANNELS))}, got {channel!r}")
     if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)) or crop_border < 0:
         raise ParameterError(f"crop_border must be an integer >= 0, got {crop_border!r}")
     if data_range is not None and not (0 < float(data_range) < math.inf):

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from .choices import PSF_CENTERS
 from .errors import InputError, ParameterError
 
 __all__ = [
@@ -355,8 +356,8 @@ def load_psf(path, center="none"):
     ParameterError
         Unknown ``center``.
     """
-    if center not in ("none", "centroid"):
-        raise ParameterError(f"PSF centring must be 'none' or 'centroid', got {center!r}")
+    if center not in PSF_CENTERS:
+        raise ParameterError(f"PSF centring must be one of {', '.join(PSF_CENTERS)}, got {center!r}")
     path = os.fspath(path)
     psf = validate_psf(read_kernel_file(path, what="PSF"), source=path)
     if center == "centroid":

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .psf import read_kernel_file
 
@@ -49,9 +50,6 @@ __all__ = [
     "check_pixel_limit",
     "DOWNSAMPLE_METHODS",
 ]
-
-DOWNSAMPLE_METHODS = ("area", "max", "bilinear")
-"""Methods accepted by :func:`downsample`."""
 
 _CV_CN_MAX = 512  # most channels an OpenCV matrix can hold (cv2.merge's output)
 _STRIP_BYTES = 1 << 20  # one strip buffer per phase, sized to stay in cache

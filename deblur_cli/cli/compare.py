@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import click
 
+from ..choices import QUALITY_CHANNELS
 from .options import PositiveFloat, max_pixels_option, overwrite_option
 
 _OK, _FAILED, _ERROR = "ok", "failed", "error"
@@ -246,7 +247,7 @@ def _conclude(results, single):
 @click.option("--max-diff", type=click.FloatRange(min=0), default=None, metavar="D",
               help="Fail a pair whose largest sample difference exceeds this, in the "
                    "reference's units (0..255 for 8-bit); 0 asks for identical images.")
-@click.option("--channel", type=click.Choice(["all", "y"], case_sensitive=False), default="all",
+@click.option("--channel", type=click.Choice(QUALITY_CHANNELS, case_sensitive=False), default=QUALITY_CHANNELS[0],
               show_default=True, help="Measure all channels, or the BT.601 luma Y (MATLAB rgb2ycbcr).")
 @click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Ignore N pixels on every side (e.g. the scale of an upsampled image).")

@@ -2,6 +2,7 @@
 
 import click
 
+from ..choices import BLUR_KINDS, BOUNDARY_MODES, REGULARISERS
 from .psf import PSF_OPTIONS, psf_options
 from .runner import Task, image_command
 
@@ -58,14 +59,14 @@ def _nsr(nsr_text, snr_db):
                    "by generalised cross-validation on each image. [default: auto]")
 @click.option("--snr-db", type=float, default=None, metavar="X",
               help="Signal-to-noise ratio in dB instead of --nsr: NSR = 10^(-X/10).")
-@click.option("--reg", type=click.Choice(["identity", "laplacian"]), default="identity", show_default=True,
+@click.option("--reg", type=click.Choice(REGULARISERS), default=REGULARISERS[0], show_default=True,
               help="Regulariser R in |H|^2 + NSR |R|^2: identity (classical Wiener) or laplacian "
                    "(penalises roughness).")
-@click.option("--boundary", type=click.Choice(["reflect", "periodic", "edgetaper"]), default="reflect",
+@click.option("--boundary", type=click.Choice(BOUNDARY_MODES), default=BOUNDARY_MODES[0],
               show_default=True,
               help="Borders: reflect (mirror into a re-blurred, tapered margin; no ringing from the "
                    "edges), periodic (plain circular, as MATLAB deconvwnr), edgetaper (MATLAB edgetaper).")
-@click.option("--psf-kind", type=click.Choice(["motion", "defocus", "gaussian"]), default=None,
+@click.option("--psf-kind", type=click.Choice(BLUR_KINDS), default=None,
               help="With an estimated PSF (no PSF option, or --psf auto): look for this kind of blur only.")
 def command(motion, defocus, gaussian, psf_file, psf_center, nsr_text, snr_db, reg, boundary, psf_kind, **_):
     """Deblur images by Wiener deconvolution with a given or estimated PSF.

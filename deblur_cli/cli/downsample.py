@@ -2,6 +2,7 @@
 
 import click
 
+from ..choices import DOWNSAMPLE_METHODS
 from .runner import Task, image_command
 
 
@@ -24,7 +25,7 @@ def process(image, *, factor, method):
 
 @image_command(writes_images=True, default_suffix="_down")
 @click.option("--factor", type=int, required=True, help="Integer shrinking factor N >= 1.")
-@click.option("--method", type=click.Choice(["area", "max", "bilinear"]), default="area", show_default=True,
+@click.option("--method", type=click.Choice(DOWNSAMPLE_METHODS), default=DOWNSAMPLE_METHODS[0], show_default=True,
               help="Block mean, block maximum (max-pooling), or bilinear sampling.")
 def command(factor, method, **_):
     """Shrink images by an integer factor: area average, max-pooling or bilinear.

@@ -2,6 +2,7 @@
 
 import click
 
+from ..choices import BLUR_KINDS
 from .runner import Task, image_command
 
 _SUMMARY = ("kind", "length", "angle", "radius", "sigma", "confidence", "noise_sigma", "reason")
@@ -18,7 +19,7 @@ def process(image, *, kind, detail):
 
 
 @image_command(writes_images=False)
-@click.option("--kind", type=click.Choice(["motion", "defocus", "gaussian"]), default=None,
+@click.option("--kind", type=click.Choice(BLUR_KINDS), default=None,
               help="Look for this kind of blur only, and report its best parameters whatever "
                    "the confidence. [default: choose the kind that fits best]")
 def command(kind, as_json, report_path, **_):

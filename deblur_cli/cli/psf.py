@@ -7,6 +7,7 @@
 
 import click
 
+from ..choices import PSF_CENTERS
 from .options import ReadFile, overwrite_option
 
 __all__ = ["command", "psf_options", "make_psf", "PSF_OPTIONS"]
@@ -44,7 +45,7 @@ def psf_options(command):
         click.option("--psf", "psf_file", type=ReadFile(), default=None, metavar="FILE",
                      help="PSF from a file: .npy, .csv/.txt, or an image (normalised to sum 1; "
                           "even sizes padded; centre at (h//2, w//2))."),
-        click.option("--psf-center", type=click.Choice(["none", "centroid"]), default="none", show_default=True,
+        click.option("--psf-center", type=click.Choice(PSF_CENTERS), default=PSF_CENTERS[0], show_default=True,
                      help="For --psf: 'centroid' moves the kernel's centroid to its centre pixel "
                           "(an off-centre kernel shifts the result)."),
     ]
