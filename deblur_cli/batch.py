@@ -5,7 +5,6 @@ function per image, and this module runs it over the inputs, in worker processes
 asked, keeping the results in input order so that two runs give the same report.
 """
 
-import functools
 import glob
 import os
 import signal
@@ -252,11 +251,52 @@ def find_collisions(pairs):
         seen[key] = item.path
 
 
-def _init_worker(threads):
+def _worker_main(connection, function, threads):
+    """A worker process: run the tasks that arrive on ``connection``, send back each outcome."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C stops
     from .threads import set_thread_budget
 
     set_thread_budget(threads)
+    while True:
+        try:
+            index, argument = connection.recv()
+        except EOFError:  # the main process is gone
+            return
+        connection.send((index, _call(function, argument)))
+
+
+class _Worker:
+    """One worker process, its end of the pipe, and the task it is running."""
+
+    def __init__(self, context, function, threads):
+        self.connection, child_end = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child_end, function, threads), daemon=True)
+        self.process.start()
+        child_end.close()  # so that the worker's death reads as the end of the pipe here
+        self.task = None  # (index, start time) while busy
+
+    def give(self, index, argument):
+        self.task = (index, time.perf_counter())
+        self.connection.send((index, argument))
+
+    def outcome(self):
+        """The finished task's ``(index, (value, error, seconds))``, or the worker's death as an error."""
+        index, started = self.task
+        self.task = None
+        try:
+            return self.connection.recv()
+        except (EOFError, OSError):
+            self.process.join()
+            code = self.process.exitcode
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            error = DeblurError(f"the worker process died ({how}; out of memory?); try fewer --jobs")
+            return index, (None, error, time.perf_counter() - started)
+
+    def stop(self):
+        self.connection.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
 
 
 def _call(function, argument):
@@ -271,11 +311,6 @@ def _call(function, argument):
         error = DeblurError(f"internal error: {type(e).__name__}: {e}")
         error.details = traceback.format_exc()  # shown with --debug
         return None, error, time.perf_counter() - start
-
-
-def _call_indexed(function, indexed):
-    index, argument = indexed
-    return index, _call(function, argument)
 
 
 def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_fast=False):
@@ -301,10 +336,12 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
 
     Notes
     -----
-    Workers ignore SIGINT; on Ctrl-C (or an early stop) this process terminates
-    them, and a KeyboardInterrupt goes on up to the caller. A worker may be killed in
-    the middle of a write: the caller removes what its unfinished tasks left (see
-    :func:`.images.remove_partial_writes`).
+    Each worker takes one task at a time, so a worker that dies (killed, out of
+    memory) costs only its own task, which is reported as failed, and a new worker
+    takes over. Workers ignore SIGINT; on Ctrl-C (or an early stop) this process
+    terminates them, and a KeyboardInterrupt goes on up to the caller. A worker may be
+    killed in the middle of a write: the caller removes what its unfinished tasks left
+    (see :func:`.images.remove_partial_writes`).
     """
     arguments = list(arguments)
     jobs = max(1, min(jobs, len(arguments)))
@@ -320,12 +357,34 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
                 return
         return
     import multiprocessing
+    from multiprocessing.connection import wait
 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
-        results = pool.imap_unordered(functools.partial(_call_indexed, function), enumerate(arguments))
-        for index, (value, error, seconds) in results:
-            on_result(index, value, error, seconds)
-            if fail_fast and error:
-                return  # leaving the block terminates the workers
+    pending = list(enumerate(arguments))[::-1]  # popped from the end, in input order
+    workers = []
+    try:
+        while pending or any(worker.task for worker in workers):
+            for worker in [worker for worker in workers if worker.task is None and not worker.process.is_alive()]:
+                worker.stop()  # died while idle
+                workers.remove(worker)
+            for worker in workers:
+                if worker.task is None and pending:
+                    worker.give(*pending.pop())
+            while len(workers) < jobs and pending:
+                workers.append(_Worker(context, function, threads))
+                workers[-1].give(*pending.pop())
+            busy = [worker for worker in workers if worker.task]
+            ready = wait([worker.connection for worker in busy] + [worker.process.sentinel for worker in busy])
+            for worker in busy:
+                if worker.connection in ready or worker.process.sentinel in ready:
+                    index, (value, error, seconds) = worker.outcome()
+                    if not worker.process.is_alive():
+                        worker.stop()
+                        workers.remove(worker)  # replaced by a new one if tasks remain
+                    on_result(index, value, error, seconds)
+                    if fail_fast and error:
+                        return
+    finally:
+        for worker in workers:
+            worker.stop()

@@ -1,6 +1,7 @@
 """Input expansion, sharding, output naming and collision checks."""
 
 import os
+import signal
 
 import pytest
 
@@ -120,6 +121,28 @@ def test_run_parallel_fail_fast_stops():
     run_parallel(failing_on_odd, range(7), jobs=1, fail_fast=True,
                  on_result=lambda i, value, error, seconds: seen.append(i))
     assert seen == [0, 1]
+
+
+def dying_on_three(number):
+    if number == 3:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    return number * 10
+
+
+def test_a_worker_that_dies_fails_only_its_own_task():
+    results = {}
+    run_parallel(dying_on_three, range(8), jobs=2,
+                 on_result=lambda i, value, error, seconds: results.__setitem__(i, (value, error and error.message)))
+    assert sorted(results) == list(range(8))
+    assert results[3][0] is None and "worker process died (killed by signal 9" in results[3][1]
+    assert {i: value for i, (value, _) in results.items() if i != 3} == {i: i * 10 for i in range(8) if i != 3}
+
+
+def test_run_parallel_fail_fast_stops_the_workers():
+    seen = []
+    run_parallel(failing_on_odd, range(40), jobs=2, fail_fast=True,
+                 on_result=lambda i, value, error, seconds: seen.append((i, error is not None)))
+    assert seen[-1][1] and sum(failed for _, failed in seen) == 1 and len(seen) < 40
 
 
 def thread_budget(_):

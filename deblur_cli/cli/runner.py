@@ -380,8 +380,8 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         if writes_images:
             from ..images import remove_partial_writes
 
-            for index, job in jobs:  # a worker stopped in mid-write leaves its temporary file
-                if records[index]["status"] == "pending":
+            for index, job in jobs:  # a worker stopped or killed in mid-write leaves its temporary file
+                if records[index]["status"] != "done":
                     remove_partial_writes(job.output)
     for record in records:  # left when --fail-fast stopped the run
         if record["status"] == "pending":
