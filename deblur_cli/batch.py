@@ -276,8 +276,13 @@ class _Worker:
         self.task = None  # (index, start time) while busy
 
     def give(self, index, argument):
+        """Hand over a task; False if the worker has died meanwhile."""
+        try:
+            self.connection.send((index, argument))
+        except OSError:
+            return False
         self.task = (index, time.perf_counter())
-        self.connection.send((index, argument))
+        return True
 
     def outcome(self):
         """The finished task's ``(index, (value, error, seconds))``, or the worker's death as an error."""
@@ -365,15 +370,16 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
     workers = []
     try:
         while pending or any(worker.task for worker in workers):
-            for worker in [worker for worker in workers if worker.task is None and not worker.process.is_alive()]:
-                worker.stop()  # died while idle
-                workers.remove(worker)
-            for worker in workers:
-                if worker.task is None and pending:
-                    worker.give(*pending.pop())
+            for worker in [worker for worker in workers if worker.task is None]:
+                if pending and not worker.give(*pending[-1]):
+                    worker.stop()  # died while idle; a new one takes the task
+                    workers.remove(worker)
+                elif pending:
+                    pending.pop()
             while len(workers) < jobs and pending:
                 workers.append(_Worker(context, function, threads))
-                workers[-1].give(*pending.pop())
+                if not workers[-1].give(*pending.pop()):
+                    raise DeblurError("cannot start a worker process; try --jobs 1")
             busy = [worker for worker in workers if worker.task]
             ready = wait([worker.connection for worker in busy] + [worker.process.sentinel for worker in busy])
             for worker in busy:
