@@ -125,8 +125,8 @@ def _measured(values, channel, crop_border, scale):
     height, width = values.shape[:2]
     if 2 * crop_border >= min(height, width):
         raise ParameterError(
-            f"crop_border {crop_border} leaves nothing of a {width}x{height} image; "
-            f"use at most {(min(height, width) - 1) // 2}"
+            f"cropping {crop_border} pixels from every side leaves nothing of a {width}x{height} image; "
+            f"crop at most {(min(height, width) - 1) // 2}"
         )
     if crop_border:
         values = values[crop_border:height - crop_border, crop_border:width - crop_border]

@@ -172,7 +172,7 @@ def test_json_and_csv_together_is_a_usage_error(run, files):
 def test_a_crop_border_larger_than_the_images_is_a_usage_error(run, files, tmp_path, extra):
     extra = [str(tmp_path / a) if a.endswith(".json") else a for a in extra]
     result = run("compare", files["reference"], files["near"], "--crop-border", 24, *extra)
-    assert_one_error(result, 2, "near.png", "crop_border 24 leaves nothing of a 64x48 image; use at most 23")
+    assert_one_error(result, 2, "near.png", "cropping 24 pixels from every side leaves nothing of a 64x48 image; crop at most 23")
     assert result.stdout == "" and not (tmp_path / "r.json").exists()
 
 
@@ -303,7 +303,7 @@ def test_a_crop_border_too_large_for_one_pair_of_a_tree_is_a_usage_error(run, tr
     for tree in trees:
         save(tree / "sub" / "tiny.png", smooth(5, shape=(12, 12, 3)))
     result = run("compare", expected, actual, "--crop-border", 6, "--json", "--jobs", jobs)
-    assert_one_error(result, 2, "tiny.png", "crop_border 6 leaves nothing of a 12x12 image")
+    assert_one_error(result, 2, "tiny.png", "cropping 6 pixels from every side leaves nothing of a 12x12 image")
     assert result.stdout == ""
 
 
