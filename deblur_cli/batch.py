@@ -298,6 +298,7 @@ class _Worker:
             return index, (None, error, time.perf_counter() - started)
 
     def stop(self):
+        """End the worker (at once if it is busy) and wait for it."""
         self.connection.close()
         if self.process.is_alive():
             self.process.terminate()
@@ -371,11 +372,13 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
     try:
         while pending or any(worker.task for worker in workers):
             for worker in [worker for worker in workers if worker.task is None]:
-                if pending and not worker.give(*pending[-1]):
-                    worker.stop()  # died while idle; a new one takes the task
-                    workers.remove(worker)
-                elif pending:
+                if not pending:
+                    break
+                if worker.give(*pending[-1]):
                     pending.pop()
+                else:  # died while idle; a new worker takes the task
+                    worker.stop()
+                    workers.remove(worker)
             while len(workers) < jobs and pending:
                 workers.append(_Worker(context, function, threads))
                 if not workers[-1].give(*pending.pop()):
