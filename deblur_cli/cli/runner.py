@@ -235,7 +235,7 @@ def _files_read(items, options):
     if options.get("reference"):
         named.append((options["reference"], "--reference"))
     if options.get("reference_dir"):
-        named += [(os.path.join(options["reference_dir"], item.relpath), "--reference-dir") for item in items]
+        named += [(_reference_for(item, options), "--reference-dir") for item in items]
     return {os.path.realpath(path): option for path, option in named if os.path.isfile(path)}
 
 
