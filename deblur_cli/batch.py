@@ -22,6 +22,8 @@ __all__ = [
     "take_shard",
     "output_name",
     "find_collisions",
+    "may_be_several",
+    "prepare_workers",
     "run_parallel",
 ]
 
@@ -141,6 +143,25 @@ def expand_inputs(specs, *, recursive=False):
     return sorted(items.values(), key=lambda item: item.path)
 
 
+def may_be_several(specs):
+    """Whether input arguments may name more than one file, decided without listing any.
+
+    Parameters
+    ----------
+    specs : sequence of str
+        As for :func:`expand_inputs`.
+
+    Returns
+    -------
+    bool
+        False only for one argument that is ``-`` or a plain path (existing or not).
+    """
+    if len(specs) != 1:
+        return len(specs) > 1
+    spec = specs[0]
+    return spec.startswith("@") or os.path.isdir(spec) or (bool(_GLOB_CHARS & set(spec)) and not os.path.exists(spec))
+
+
 def parse_shard(text):
     """Parse ``K/N`` (1 <= K <= N) into ``(K, N)``.
 
@@ -249,6 +270,34 @@ def find_collisions(pairs):
                 output,
             )
         seen[key] = item.path
+
+
+def _context():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def prepare_workers(modules):
+    """Start the process that :func:`run_parallel` forks its workers from, and import ``modules`` there.
+
+    Returns at once. The imports then run alongside this process's own work (checking
+    options, planning outputs), once rather than in every worker, and each worker starts
+    with them loaded. The first call in a process decides the modules. Without the
+    ``forkserver`` start method (Windows), does nothing: each worker imports what it needs.
+
+    Parameters
+    ----------
+    modules : sequence of str
+        Names of modules; one that cannot be imported is skipped.
+    """
+    context = _context()
+    if context.get_start_method() == "forkserver":
+        import multiprocessing.forkserver
+
+        context.set_forkserver_preload(list(modules))
+        multiprocessing.forkserver.ensure_running()
 
 
 def _worker_main(connection, function, threads):
@@ -362,11 +411,9 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
             if fail_fast and error:
                 return
         return
-    import multiprocessing
     from multiprocessing.connection import wait
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    context = _context()
     pending = list(enumerate(arguments))[::-1]  # popped from the end, in input order
     workers = []
     try:

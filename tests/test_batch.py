@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -9,6 +11,7 @@ from deblur_cli.batch import (
     Item,
     expand_inputs,
     find_collisions,
+    may_be_several,
     output_name,
     parse_shard,
     run_parallel,
@@ -163,3 +166,36 @@ def test_each_job_gets_its_share_of_threads(jobs, threads):
         set_thread_budget(os.cpu_count() or 1)
     assert budgets == [threads or max(1, (os.cpu_count() or 1) // jobs)] * 4
 
+
+
+@pytest.mark.parametrize("specs, expected", [
+    (["a.png"], False), (["missing.png"], False), (["-"], False), (["a.png", "b.jpg"], True),
+    (["sub"], True), (["*.png"], True), (["@list.txt"], True),
+])
+def test_may_be_several_without_listing(tree, monkeypatch, specs, expected):
+    monkeypatch.chdir(tree)
+    assert may_be_several(specs) is expected
+
+
+def module_loaded(name):
+    return name in sys.modules
+
+
+@pytest.mark.parametrize("prepared", [
+    pytest.param(True, marks=pytest.mark.skipif(sys.platform == "win32", reason="no forkserver: nothing to prepare")),
+    False,
+])
+def test_prepared_workers_start_with_the_modules_imported(prepared):
+    # A fresh interpreter: the first call in a process decides what the workers preload.
+    script = (
+        "from deblur_cli.batch import prepare_workers, run_parallel\n"
+        "from tests.test_batch import module_loaded\n"
+        f"if {prepared}: prepare_workers(['wave'])\n"
+        "seen = []\n"
+        "run_parallel(module_loaded, ['wave'] * 3, jobs=2, on_result=lambda i, value, error, s: seen.append(value))\n"
+        "print(seen)\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str([prepared] * 3)

@@ -48,7 +48,7 @@ def process(image, *, psf, psf_info, noise, seed, relpath):
     return image.with_pixels(pixels), info
 
 
-@image_command(writes_images=True, default_suffix="_blurred")
+@image_command(writes_images=True, default_suffix="_blurred", preload=("deblur_cli.blur",))
 @psf_options
 @click.option("--noise", type=float, default=0.0, show_default=True, metavar="SIGMA",
               help="Standard deviation of added Gaussian noise, as a fraction of full range (e.g. 0.01).")

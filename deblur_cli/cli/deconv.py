@@ -52,7 +52,8 @@ def _nsr(nsr_text, snr_db):
     return value
 
 
-@image_command(writes_images=True, default_suffix="_deblurred")
+@image_command(writes_images=True, default_suffix="_deblurred",
+               preload=("deblur_cli.deconv", "deblur_cli.boundary", "deblur_cli.blur", "scipy.fft"))
 @psf_options
 @click.option("--nsr", "nsr_text", default=None, metavar="X|auto",
               help="Noise-to-signal power ratio (> 0; larger is smoother), or 'auto' to choose it "

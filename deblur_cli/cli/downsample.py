@@ -23,7 +23,7 @@ def process(image, *, factor, method):
     return image.with_pixels(pixels, alpha), info
 
 
-@image_command(writes_images=True, default_suffix="_down")
+@image_command(writes_images=True, default_suffix="_down", preload=("deblur_cli.resample",))
 @click.option("--factor", type=int, required=True, help="Integer shrinking factor N >= 1.")
 @click.option("--method", type=click.Choice(DOWNSAMPLE_METHODS), default=DOWNSAMPLE_METHODS[0], show_default=True,
               help="Block mean, block maximum (max-pooling), or bilinear sampling.")

@@ -18,7 +18,8 @@ def process(image, *, kind, detail):
     return None, info
 
 
-@image_command(writes_images=False)
+@image_command(writes_images=False, preload=("deblur_cli.estimate", "deblur_cli.estimate_blind", "scipy.fft",
+                                              "scipy.ndimage", "scipy.special"))
 @click.option("--kind", type=click.Choice(BLUR_KINDS), default=None,
               help="Look for this kind of blur only, and report its best parameters whatever "
                    "the confidence. [default: choose the kind that fits best]")

@@ -32,6 +32,9 @@ from .options import max_pixels_option, output_options, verbose_option
 
 __all__ = ["Task", "image_command"]
 
+_WORKER_MODULES = (__name__, "deblur_cli.images", "numpy", "cv2", "imageio.v3")
+"""What every batch worker imports to read and write images."""
+
 
 @dataclass
 class Task:
@@ -149,7 +152,7 @@ def _runner_options(writes_images):
     return options
 
 
-def image_command(*, writes_images=True, default_suffix="_out"):
+def image_command(*, writes_images=True, default_suffix="_out", preload=()):
     """Make a Click command of a function that returns a :class:`Task`.
 
     Parameters
@@ -159,13 +162,22 @@ def image_command(*, writes_images=True, default_suffix="_out"):
         prints its results (text, or JSON with ``--json``).
     default_suffix : str, optional
         Added to output stems in ``--out-dir`` unless ``--suffix``/``--name`` say otherwise.
+    preload : sequence of str, optional
+        Modules the command's ``process`` imports (its library modules, and the heavy
+        ones they import inside functions). A batch imports them once, before its
+        workers start, while the command still checks its options.
     """
 
     def decorate(function):
         name = function.__module__.rsplit(".", 1)[-1]
+        worker_modules = (*_WORKER_MODULES, function.__module__, *preload)
 
         @functools.wraps(function)
         def run(**options):
+            from ..batch import may_be_several, prepare_workers
+
+            if (options["jobs"] or os.cpu_count() or 1) > 1 and may_be_several(options["inputs"]):
+                prepare_workers(worker_modules)
             task = function(**options)
             _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
 

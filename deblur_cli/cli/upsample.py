@@ -147,7 +147,7 @@ def _default_padding(kernel_size, stride, dilation, padding, output_padding):
     return padding or 0, output_padding or 0
 
 
-@image_command(writes_images=True, default_suffix="_up")
+@image_command(writes_images=True, default_suffix="_up", preload=("deblur_cli.resample",))
 @click.option("--scale", type=float, default=None, help="Upsampling factor (bilinear: any number > 0; transposed: an integer).")
 @click.option("--size", "size_text", default=None, metavar="WxH", help="Output size in pixels (bilinear only), e.g. 1920x1080.")
 @click.option("--method", type=click.Choice(["bilinear", "transposed"]), default="bilinear", show_default=True,

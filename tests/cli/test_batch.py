@@ -206,3 +206,21 @@ def test_outputs_never_replace_a_reference(run, tmp_path):
             continue
         assert_one_error(result, 3, f"{references / named}: output is the {option} file")
     assert {path.name: path.read_bytes() for path in references.iterdir()} == before
+
+
+@pytest.mark.parametrize("extra, prepared", [(["--jobs", "2"], True), (["--jobs", "1"], False), ("one file", False)])
+def test_a_parallel_batch_prepares_its_workers_first(run, tmp_path, monkeypatch, extra, prepared):
+    import deblur_cli.batch
+
+    calls = []
+    monkeypatch.setattr(deblur_cli.batch, "prepare_workers", calls.append)
+    inputs = make_inputs(tmp_path / "in", 3)
+    if extra == "one file":
+        args = [inputs / "img00.png", "-o", tmp_path / "out.png"]
+    else:
+        args = [inputs, "--out-dir", tmp_path / "out", *extra]
+    result = run("deconv", *args, "--motion", "3,0", "--nsr", "0.01", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert bool(calls) is prepared
+    if prepared:
+        assert {"deblur_cli.cli.runner", "deblur_cli.images", "deblur_cli.deconv", "scipy.fft"} <= set(calls[0])
