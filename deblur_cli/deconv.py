@@ -20,29 +20,47 @@ from .errors import ParameterError
 from .choices import REGULARISERS
 from .psf import psf2otf, validate_psf
 
-__all__ = ["wiener", "wiener_filter", "laplacian_power", "REGULARISERS"]
+__all__ = ["wiener", "wiener_filter", "laplacian_otf", "laplacian_power", "check_nsr", "REGULARISERS"]
 
 
-def _check_nsr(nsr):
+def check_nsr(nsr, name="NSR"):
+    """Check a noise-to-signal ratio.
+
+    Parameters
+    ----------
+    nsr : float or "auto"
+        The value to check.
+    name : str, optional
+        What the error message calls it (the CLI's option name, say).
+
+    Returns
+    -------
+    float or "auto"
+
+    Raises
+    ------
+    ParameterError
+        Not ``"auto"`` nor a finite number > 0.
+    """
     if isinstance(nsr, str):
         if nsr == "auto":
             return nsr
-        raise ParameterError(f"NSR must be a number > 0 or 'auto', got {nsr!r}")
+        raise ParameterError(f"{name} must be a number > 0 or 'auto', got {nsr!r}")
     try:
         value = float(nsr)
     except (TypeError, ValueError):
-        raise ParameterError(f"NSR must be a number > 0 or 'auto', got {nsr!r}") from None
+        raise ParameterError(f"{name} must be a number > 0 or 'auto', got {nsr!r}") from None
     if not (np.isfinite(value) and value > 0):
-        raise ParameterError(f"NSR must be a finite number > 0, got {nsr}")
+        raise ParameterError(f"{name} must be a finite number > 0 (e.g. 0.01), got {nsr}")
     return value
 
 
-def laplacian_power(shape, step=1, dtype=np.float64):
-    """|OTF|^2 of the 5-point Laplacian ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``.
+def laplacian_otf(shape, step=1, dtype=np.float64):
+    """OTF of the 5-point Laplacian ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]`` on the rfft2 grid.
 
-    Its OTF (:func:`.psf.psf2otf`) is real, ``-(4 sin^2(pi fy) + 4 sin^2(pi fx))`` at
-    the frequencies ``fy, fx`` in cycles per pixel; in this form, unlike
-    ``4 - 2 cos - 2 cos``, it keeps its relative precision near DC.
+    It is real (:func:`.psf.psf2otf`), ``-(4 sin^2(pi fy) + 4 sin^2(pi fx))`` at the
+    frequencies ``fy, fx`` in cycles per pixel; in this form, unlike
+    ``2 cos + 2 cos - 4``, it keeps its relative precision near DC.
 
     Parameters
     ----------
@@ -56,15 +74,20 @@ def laplacian_power(shape, step=1, dtype=np.float64):
     Returns
     -------
     ndarray
-        The rfft2 grid of ``shape``, shape (H, W // 2 + 1), or ``[::step, ::step]`` of it.
+        Shape (H, W // 2 + 1), or ``[::step, ::step]`` of it.
     """
     import scipy.fft
 
     height, width = shape
-    rows = 4.0 * np.sin(np.pi * scipy.fft.fftfreq(height)[::step]) ** 2
-    columns = 4.0 * np.sin(np.pi * scipy.fft.rfftfreq(width)[::step]) ** 2
-    power = np.add.outer(rows.astype(dtype), columns.astype(dtype))
-    return np.square(power, out=power)
+    rows = -4.0 * np.sin(np.pi * scipy.fft.fftfreq(height)[::step]) ** 2
+    columns = -4.0 * np.sin(np.pi * scipy.fft.rfftfreq(width)[::step]) ** 2
+    return np.add.outer(rows.astype(dtype), columns.astype(dtype))
+
+
+def laplacian_power(shape, step=1, dtype=np.float64):
+    """|OTF|^2 of the 5-point Laplacian (see :func:`laplacian_otf`), same grid and arguments."""
+    otf = laplacian_otf(shape, step, dtype)
+    return np.square(otf, out=otf)
 
 
 def _check_reg(reg):
@@ -100,7 +123,7 @@ def wiener_filter(psf, shape, nsr, reg="identity"):
         Shape (H, W // 2 + 1). Frequencies where the denominator vanishes get 0.
     """
     psf = np.asarray(psf, dtype=np.float32)
-    return _cached_filter(psf.tobytes(), psf.shape, tuple(shape), _check_nsr(nsr), reg)
+    return _cached_filter(psf.tobytes(), psf.shape, tuple(shape), check_nsr(nsr), reg)
 
 
 @functools.lru_cache(maxsize=2)
@@ -138,7 +161,7 @@ def _auto_filter(spectrum, psf, shape, reg):
     for channel in range(1, planes.shape[2]):
         spectrum_power += _power(planes[..., channel])
     nsr = float(gcv_nsr(spectrum_power, otf_power, reg_power, full_width=shape[1]))
-    return _filter_from(otf, otf_power, _check_nsr(nsr), reg_power), nsr
+    return _filter_from(otf, otf_power, check_nsr(nsr), reg_power), nsr
 
 
 def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=False):
@@ -187,7 +210,7 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     from .boundary import extend
     from .threads import fft_workers
 
-    nsr = _check_nsr(nsr)
+    nsr = check_nsr(nsr)
     _check_reg(reg)
     image = np.asarray(pixels, dtype=np.float32)
     kernel = validate_psf(psf, image.shape[:2])

@@ -110,8 +110,9 @@ class Spectrum:
 
 def _periodic_component(tile):
     """Moisan's periodic component: the tile minus the smooth image that carries its border jumps."""
+    from .deconv import laplacian_otf
+
     tile = tile.astype(np.float64)
-    rows, cols = tile.shape
     boundary = np.zeros_like(tile)
     jump = tile[-1, :] - tile[0, :]
     boundary[0, :] += jump
@@ -119,9 +120,7 @@ def _periodic_component(tile):
     jump = tile[:, -1] - tile[:, 0]
     boundary[:, 0] += jump
     boundary[:, -1] -= jump
-    cy = np.cos(2 * np.pi * np.arange(rows) / rows)[:, None]
-    cx = np.cos(2 * np.pi * np.fft.rfftfreq(cols))[None, :]
-    denominator = 2 * cy + 2 * cx - 4
+    denominator = laplacian_otf(tile.shape)
     denominator[0, 0] = 1.0
     smooth = np.fft.rfft2(boundary) / denominator
     smooth[0, 0] = 0.0

@@ -282,3 +282,20 @@ def test_radial_transfer_is_the_angular_mean_of_the_otf():
     radius = np.rint(np.hypot(offsets[:, None], offsets[None, :])).astype(int)
     ring_mean = np.bincount(radius.ravel(), otf.ravel()) / np.bincount(radius.ravel())
     np.testing.assert_allclose(radial_transfer(kernel, size), ring_mean[2 : size // 2], atol=0.01)
+
+
+def test_periodic_component_removes_a_smooth_part_that_solves_moisans_poisson_equation():
+    from deblur_cli.estimate_blind import _periodic_component
+
+    tile = np.random.default_rng(4).random((24, 31))
+    smooth = tile - _periodic_component(tile)
+    # Moisan (2011): the smooth part s has zero mean and its periodic 5-point Laplacian is
+    # the boundary image v, which holds the jumps across the tile's opposite edges.
+    v = np.zeros_like(tile)
+    v[0, :] += tile[-1, :] - tile[0, :]
+    v[-1, :] += tile[0, :] - tile[-1, :]
+    v[:, 0] += tile[:, -1] - tile[:, 0]
+    v[:, -1] += tile[:, 0] - tile[:, -1]
+    laplacian = sum(np.roll(smooth, shift, axis) for shift in (1, -1) for axis in (0, 1)) - 4 * smooth
+    np.testing.assert_allclose(laplacian, v, atol=1e-10)
+    assert abs(smooth.mean()) < 1e-12

@@ -32,6 +32,7 @@ def _nsr(nsr_text, snr_db):
     """NSR from --nsr (a number > 0, or 'auto') or --snr-db (NSR = 10^(-X/10))."""
     import math
 
+    from ..deconv import check_nsr
     from ..errors import ParameterError
 
     if nsr_text is not None and snr_db is not None:
@@ -46,10 +47,8 @@ def _nsr(nsr_text, snr_db):
     try:
         value = float(nsr_text)
     except ValueError:
-        raise ParameterError(f"--nsr must be a number > 0 or 'auto', got {nsr_text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ParameterError(f"--nsr must be a finite number > 0 (e.g. 0.01), got {nsr_text}")
-    return value
+        value = nsr_text  # refused below, in the library's words
+    return check_nsr(value, name="--nsr")
 
 
 @image_command(writes_images=True, default_suffix="_deblurred",
