@@ -178,15 +178,16 @@ def _gaussian_window():
     return (kernel / kernel.sum()).astype(np.float32)
 
 
-def _ssim_slab(a, b, data_range, buffers, kernel):
-    """The SSIM index map of rows of (H, W) or (H, W, C) samples, in six float32 buffers.
+def _ssim_slab(a, b, data_range, centre, buffers, kernel):
+    """The SSIM index map of rows of (H, W) or (H, W, C) samples, in six buffers.
 
     With s = a + b and d = a - b, 2 mu_a mu_b = (mu_s^2 - mu_d^2) / 2,
     mu_a^2 + mu_b^2 = (mu_s^2 + mu_d^2) / 2, 2 cov = (var_s - var_d) / 2 and
     var_a + var_b = (var_s + var_d) / 2: four windowed means instead of five. s is
-    centred on R (its mid-range) so that E[s^2] - E[s]^2 loses little to cancellation in
-    float32; d needs no centring. Every step writes into a buffer: fresh arrays would
-    cost more in page faults than the arithmetic.
+    centred on ``centre``, the mid-range of a + b, so that E[s^2] - E[s]^2 loses little
+    to cancellation; d needs no centring. The buffers' dtype sets the precision (see
+    :func:`_statistics`). Every step writes into a buffer: fresh arrays would cost more
+    in page faults than the arithmetic.
     """
     import cv2
 
@@ -195,12 +196,13 @@ def _ssim_slab(a, b, data_range, buffers, kernel):
     def window_mean(source, destination):
         return cv2.sepFilter2D(source, -1, kernel, kernel, dst=destination, borderType=cv2.BORDER_REFLECT)
 
-    peak = np.float32(data_range)
-    c1 = np.float32(2 * (_K1 * data_range) ** 2)  # both sides of the ratio carry a factor 2
-    c2 = np.float32(2 * (_K2 * data_range) ** 2)
-    np.add(a, b, out=s, dtype=np.float32)
-    s -= peak
-    np.subtract(a, b, out=d, dtype=np.float32)
+    dtype = s.dtype
+    offset = dtype.type(centre)
+    c1 = dtype.type(2 * (_K1 * data_range) ** 2)  # both sides of the ratio carry a factor 2
+    c2 = dtype.type(2 * (_K2 * data_range) ** 2)
+    np.add(a, b, out=s, dtype=dtype)
+    s -= offset
+    np.subtract(a, b, out=d, dtype=dtype)
     mu_s = window_mean(s, mu_s)
     mu_d = window_mean(d, mu_d)
     var_s = window_mean(np.square(s, out=s), var_s)
@@ -211,7 +213,7 @@ def _ssim_slab(a, b, data_range, buffers, kernel):
     structure += c2
     var_s += var_d  # 2 (var_a + var_b + C2)
     var_s += c2
-    mu_s += peak  # back to the uncentred mean for the luminance term
+    mu_s += offset  # back to the uncentred mean for the luminance term
     np.square(mu_s, out=mu_s)
     luminance = np.subtract(mu_s, d, out=var_d)  # 2 (2 mu_a mu_b + C1)
     luminance += c1
@@ -248,8 +250,15 @@ def _statistics(a, b, data_range, *, differences=True, similarity=True, toleranc
     if differences:
         scratch = np.empty((rows, *a.shape[1:]), np.float64)
     if similarity:
-        buffers = [np.empty((rows + 2 * r, *a.shape[1:]), np.float32) for _ in range(6)]
-        kernel = _gaussian_window()
+        low, high = float(min(a.min(), b.min())), float(max(a.max(), b.max()))
+        # Variances come from E[s^2] - E[s]^2 with s = a + b centred on its mid-range. While the
+        # samples lie near the data range [0, R], float32 keeps them to ~1e-7 R^2, far below
+        # C2 = 2 (0.03 R)^2; samples far outside it (a range given too small) need float64.
+        near = -data_range / 2 <= low and high <= 1.5 * data_range
+        dtype = np.float32 if near else np.float64
+        centre = low + high
+        buffers = [np.empty((rows + 2 * r, *a.shape[1:]), dtype) for _ in range(6)]
+        kernel = _gaussian_window().astype(dtype)
     squares = largest = ssim_sum = 0.0
     differing = 0
     for top in range(0, height, rows):
@@ -264,7 +273,7 @@ def _statistics(a, b, data_range, *, differences=True, similarity=True, toleranc
         first, last = max(top, r), min(bottom, height - r)  # SSIM rows of this strip
         if similarity and first < last:
             count = last - first + 2 * r
-            index = _ssim_slab(a[first - r:last + r], b[first - r:last + r], data_range,
+            index = _ssim_slab(a[first - r:last + r], b[first - r:last + r], data_range, centre,
                                [buffer[:count] for buffer in buffers], kernel)
             ssim_sum += float(index[r:-r, r:-r].sum(dtype=np.float64))
     result = {}

@@ -223,6 +223,35 @@ def test_ssim_data_range_changes_the_constants_as_skimage():
     assert abs(ssim(a, b, data_range=2.0) - sk_ssim(a, b, 2.0)) <= 1e-4
 
 
+def centred_ssim(a, b, data_range):
+    """Wang et al.'s SSIM in float64 on samples less a constant: no cancellation whatever their level."""
+    from scipy.ndimage import gaussian_filter
+
+    level = np.median(a)
+    a, b = a.astype(np.float64) - level, b.astype(np.float64) - level
+
+    def mean(x):
+        return gaussian_filter(x, 1.5, truncate=3.5, mode="reflect")
+
+    mu_a, mu_b = mean(a), mean(b)
+    var_a, var_b, cov = mean(a * a) - mu_a**2, mean(b * b) - mu_b**2, mean(a * b) - mu_a * mu_b
+    mu_a, mu_b = mu_a + level, mu_b + level
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    index = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return index[5:-5, 5:-5].mean()
+
+
+@pytest.mark.parametrize("level, step, data_range", [(49151, 1, 1.0), (191, 1, 1.0), (0.75, 1e-3, 1e-3), (0.5, 1e-3, 1.0)])
+def test_ssim_keeps_its_precision_on_flat_fields_far_above_the_data_range(level, step, data_range):
+    # Sparse one-step changes on a flat field: SSIM hangs on variances of ~step^2 / 35 next to
+    # samples of the size of ``level``, which a float32 E[x^2] - E[x]^2 would lose.
+    dtype = np.uint16 if level > 255 else np.uint8 if step == 1 else np.float32
+    a = np.full((64, 80), level, dtype)
+    b = a.copy()
+    b[::7, ::5] += dtype(step)
+    assert abs(ssim(a, b, data_range=data_range) - centred_ssim(a, b, data_range)) <= 1e-6
+
+
 def test_ssim_refuses_images_smaller_than_the_window():
     a = np.zeros((10, 40), np.uint8)
     with pytest.raises(InputError, match="11x11"):
