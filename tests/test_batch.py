@@ -199,3 +199,29 @@ def test_prepared_workers_start_with_the_modules_imported(prepared):
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str([prepared] * 3)
+
+
+def test_a_worker_that_died_while_idle_hands_its_task_to_a_new_one(monkeypatch):
+    import deblur_cli.batch as batch
+
+    real_give = batch._Worker.give
+    killed = []
+
+    def give(worker, index, argument):
+        if index == 2 and not killed:  # the third task goes to a worker that has finished one: kill it first
+            os.kill(worker.process.pid, signal.SIGKILL)
+            worker.process.join()
+            killed.append(worker.process.pid)
+        return real_give(worker, index, argument)
+
+    monkeypatch.setattr(batch._Worker, "give", give)
+    results = {}
+    run_parallel(process_id, range(5), jobs=2,
+                 on_result=lambda i, value, error, seconds: results.__setitem__(i, (value, error)))
+    assert killed and sorted(results) == list(range(5))
+    assert all(error is None for _, error in results.values())
+    assert len({pid for pid, _ in results.values()}) == 3  # the two first workers, then the new one
+
+
+def process_id(_):
+    return os.getpid()
