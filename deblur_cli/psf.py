@@ -210,8 +210,8 @@ def validate_psf(psf, image_shape=None, *, source=None):
         raise InputError("the PSF holds NaN or infinite values; give a finite kernel", source)
     total = array.sum()
     if not total > 0:
-        what = "all zero" if not np.any(array) else f"its sum is {total:.6g}"
-        raise InputError(f"the PSF is {what}; a PSF must have a positive sum", source)
+        what = "the PSF is all zero" if not np.any(array) else f"the PSF's sum is {total:.6g}"
+        raise InputError(f"{what}; a PSF must have a positive sum", source)
     array = _pad_to_odd(array / total)
     if image_shape is not None:
         height, width = image_shape[:2]

@@ -20,7 +20,7 @@ __all__ = ["cli", "main"]
 # name -> (module under deblur_cli.cli, one-line summary shown by --help)
 COMMANDS = {
     "deconv": ("deconv", "Deblur images by Wiener deconvolution (given or estimated PSF)."),
-    "estimate": ("estimate", "Estimate the blur (motion, defocus) and noise of an image."),
+    "estimate": ("estimate", "Estimate the blur (motion, defocus, Gaussian) and noise of images."),
     "blur": ("blur", "Blur images with a PSF and add noise (the forward model)."),
     "psf": ("psf", "Write a motion, defocus or Gaussian PSF to a file."),
     "upsample": ("upsample", "Enlarge images: bilinear or transposed convolution."),

@@ -275,11 +275,13 @@ def _check_report_path(options, pairs, reads):
     """Refuse a report that cannot be written, that would replace a file read, or share stdout with an image."""
     from ..errors import ParameterError
     from ..images import check_output_path
+    from ..report import report_format
 
     path = options.get("report_path")
     if path == "-" and any(output == "-" for _, output in pairs):
         raise ParameterError("the image goes to stdout; write the report to a file, not '-'")
     if path and path != "-":
+        report_format(path)
         check_output_path(path, [item.path for item, _ in pairs], overwrite=True)
         _refuse_replacing_reads([path], reads)
 

@@ -146,11 +146,15 @@ def test_fail_fast_records_what_did_not_run(run, tmp_path):
     assert document["summary"]["not_run"] == 3
 
 
-def test_unwritable_report_is_refused_before_any_work(run, tmp_path):
+@pytest.mark.parametrize("report, code", [("nowhere/r.json", 3), ("r.txt", 2)])
+@pytest.mark.parametrize("many", [True, False])
+def test_unwritable_report_is_refused_before_any_work(run, tmp_path, report, code, many):
     inputs = make_inputs(tmp_path / "in", 2)
-    result = run("convert", inputs, "--out-dir", tmp_path / "out", "--report", tmp_path / "nowhere" / "r.json")
-    assert result.exit_code == 3
-    assert not (tmp_path / "out").exists()
+    output = tmp_path / "out" if many else tmp_path / "one.png"
+    result = run("convert", inputs if many else inputs / "img00.png", "--out-dir" if many else "-o", output,
+                 "--report", tmp_path / report)
+    assert result.exit_code == code
+    assert not output.exists()
 
 
 def grey_png(path, value):
