@@ -118,8 +118,8 @@ def expand_inputs(specs, *, recursive=False):
         return [Item("-", "stdin")]
     items = {}
 
-    def add(path, relpath):
-        items.setdefault(os.path.normpath(path), Item(os.path.normpath(path), os.path.normpath(relpath)))
+    def add(path, relpath):  # one file under two spellings (a.png, ./a.png, /abs/a.png) is taken once
+        items.setdefault(os.path.abspath(path), Item(os.path.normpath(path), os.path.normpath(relpath)))
 
     pending = []
     for spec in specs:
@@ -258,11 +258,15 @@ def find_collisions(pairs):
         Naming the first clash found.
     """
     seen = {}
-    inputs = {os.path.realpath(item.path) for item, _ in pairs}
+    inputs = {os.path.realpath(item.path): item.path for item, _ in pairs}
     for item, output in pairs:
         key = os.path.realpath(output)
         if key in inputs:
-            raise OutputError(f"would overwrite the input {item.path}; choose another --out-dir, --suffix or --name", output)
+            raise OutputError(
+                f"the output of {item.path} would overwrite the input {inputs[key]}; "
+                "choose another --out-dir, --suffix or --name",
+                output,
+            )
         if key in seen:
             raise OutputError(
                 f"both {seen[key]} and {item.path} would be written here; use --name with {{name}} "
@@ -297,7 +301,11 @@ def prepare_workers(modules):
         import multiprocessing.forkserver
 
         context.set_forkserver_preload(list(modules))
-        multiprocessing.forkserver.ensure_running()
+        try:
+            multiprocessing.forkserver.ensure_running()
+        except OSError:
+            pass  # run_parallel tries again, and says what is wrong if workers cannot start
+
 
 
 def _worker_main(connection, function, threads):
@@ -427,7 +435,10 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
                     worker.stop()
                     workers.remove(worker)
             while len(workers) < jobs and pending:
-                workers.append(_Worker(context, function, threads))
+                try:
+                    workers.append(_Worker(context, function, threads))
+                except OSError as e:
+                    raise DeblurError(f"cannot start a worker process ({e.strerror or e}); try --jobs 1") from None
                 if not workers[-1].give(*pending.pop()):
                     raise DeblurError("cannot start a worker process; try --jobs 1")
             busy = [worker for worker in workers if worker.task]

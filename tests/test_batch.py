@@ -55,6 +55,12 @@ def test_list_file_and_duplicates(tree):
     assert [item.path for item in items] == sorted([str(tree / "a.png"), str(tree / "sub" / "c.png")])
 
 
+def test_one_file_under_several_spellings_is_taken_once(tree, monkeypatch):
+    monkeypatch.chdir(tree / "sub")
+    items = expand_inputs(["c.png", "./c.png", str(tree / "sub" / "c.png"), "../sub/c.png", "deeper/../c.png"])
+    assert len(items) == 1 and items[0].relpath == "c.png"
+
+
 def test_stdin_stays_alone(tree):
     assert expand_inputs(["-"]) == [Item("-", "stdin")]
     with pytest.raises(ParameterError, match="standard input"):
@@ -101,7 +107,7 @@ def test_collisions_are_found():
     a, b = Item("d1/x.png", "x.png"), Item("d2/x.png", "x.png")
     with pytest.raises(OutputError, match="both"):
         find_collisions([(a, "out/x.png"), (b, "out/x.png")])
-    with pytest.raises(OutputError, match="overwrite the input"):
+    with pytest.raises(OutputError, match="the output of d1/x.png would overwrite the input d2/x.png"):
         find_collisions([(a, "d2/x.png"), (b, "out/x.png")])
     find_collisions([(a, "out/1.png"), (b, "out/2.png")])
 
@@ -225,3 +231,14 @@ def test_a_worker_that_died_while_idle_hands_its_task_to_a_new_one(monkeypatch):
 
 def process_id(_):
     return os.getpid()
+
+
+def test_workers_that_cannot_start_give_one_clear_error(monkeypatch):
+    import deblur_cli.batch as batch
+
+    def refuse(*_):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(batch._Worker, "__init__", refuse)
+    with pytest.raises(DeblurError, match=r"cannot start a worker process \(Connection refused\); try --jobs 1"):
+        run_parallel(process_id, range(3), jobs=2, on_result=lambda *_: None)

@@ -220,6 +220,7 @@ def _plan(items, options, writes_images, default_suffix, reads):
         raise ParameterError("say where to write: -o FILE for one input, or --out-dir DIR")
     if items[0].path == "-":
         raise ParameterError("standard input needs -o FILE (or '-' for stdout)")
+    _check_out_dir(out_dir)
     extension = FORMATS[options["fmt"].lower()].lstrip(".") if options["fmt"] else None
     suffix = default_suffix if options["suffix"] is None else options["suffix"]
     pairs = [
@@ -231,6 +232,20 @@ def _plan(items, options, writes_images, default_suffix, reads):
     for extension in {format_extension(output) for _, output in pairs}:
         check_bit_depth(extension, options["bit_depth"])
     return pairs
+
+
+def _check_out_dir(out_dir):
+    """Refuse an --out-dir that is a file, or that cannot be created or written in."""
+    from ..errors import OutputError
+
+    existing = os.path.abspath(out_dir)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = "--out-dir is a file" if existing == os.path.abspath(out_dir) else f"{existing} is a file"
+        raise OutputError(f"{where}, not a directory; choose another --out-dir", out_dir)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write in {existing}: permission denied; choose another --out-dir", out_dir)
 
 
 def _files_read(items, options):

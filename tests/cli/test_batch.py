@@ -228,3 +228,20 @@ def test_a_parallel_batch_prepares_its_workers_first(run, tmp_path, monkeypatch,
     assert bool(calls) is prepared
     if prepared:
         assert {"deblur_cli.cli.runner", "deblur_cli.images", "deblur_cli.deconv", "scipy.fft"} <= set(calls[0])
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "read-only"])
+def test_an_unusable_out_dir_is_refused_before_any_work(run, tmp_path, where):
+    inputs = make_inputs(tmp_path / "in", 2)
+    blocker = tmp_path / "blocker"
+    if where == "read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes in read-only directories")
+        blocker.mkdir(mode=0o555)
+        out_dir = blocker / "out"
+    else:
+        blocker.write_bytes(b"x")
+        out_dir = blocker if where == "a file" else blocker / "out"
+    result = run("convert", inputs, "--out-dir", out_dir, "--format", "tif")
+    assert_one_error(result, 3, "not a directory" if where != "read-only" else "permission denied")
+    assert "done" not in result.stderr
