@@ -16,6 +16,7 @@ from .choices import PSF_CENTERS
 from .errors import InputError, ParameterError
 
 __all__ = [
+    "MAX_PSF_SIDE",
     "motion",
     "defocus",
     "gaussian",
@@ -29,9 +30,21 @@ __all__ = [
 _EPS = np.finfo(np.float64).eps
 
 
+MAX_PSF_SIDE = 4097
+"""Longest side, in pixels, of a kernel that :func:`motion`, :func:`defocus` and
+:func:`gaussian` build: far beyond any real blur, and small enough to build at once."""
+
+
 def _check_finite(name, value):
     if not math.isfinite(value):
         raise ParameterError(f"{name} must be a finite number, got {value}")
+
+
+def _check_side(name, value, side):
+    if side > MAX_PSF_SIDE:
+        raise ParameterError(
+            f"{name} {value:g} would make a kernel {side} pixels wide; PSFs are limited to {MAX_PSF_SIDE}"
+        )
 
 
 def motion(length, angle):
@@ -58,7 +71,8 @@ def motion(length, angle):
     Raises
     ------
     ParameterError
-        ``length`` < 1 or not finite, or ``angle`` not finite.
+        ``length`` < 1 or not finite, ``angle`` not finite, or a kernel wider than
+        :data:`MAX_PSF_SIDE`.
     """
     _check_finite("motion length", length)
     _check_finite("motion angle", angle)
@@ -68,6 +82,7 @@ def motion(length, angle):
     phi = math.radians(math.fmod(angle, 180.0) % 180.0)
     cos, sin = math.cos(phi), math.sin(phi)
     # Same extent as fspecial: the eps term drops rows/columns that would get zero weight.
+    _check_side("motion length", length, 2 * int(half + 1 - length * _EPS) + 1)  # its extent at 0 degrees
     rx = int(half * abs(cos) + 1 - length * _EPS)
     ry = int(half * sin + 1 - length * _EPS)
     rows, cols = np.mgrid[-ry : ry + 1, -rx : rx + 1].astype(np.float64)
@@ -129,12 +144,13 @@ def defocus(radius):
     Raises
     ------
     ParameterError
-        ``radius`` <= 0 or not finite.
+        ``radius`` <= 0 or not finite, or a kernel wider than :data:`MAX_PSF_SIDE`.
     """
     _check_finite("defocus radius", radius)
     if radius <= 0:
         raise ParameterError(f"defocus radius must be > 0 pixels, got {radius:g}")
     half = max(math.ceil(radius - 0.5), 0)
+    _check_side("defocus radius", radius, 2 * half + 1)
     rows, cols = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
     area = _disk_area(float(radius), cols - 0.5, cols + 0.5, rows - 0.5, rows + 0.5)
     return (area / area.sum()).astype(np.float32)
@@ -143,8 +159,8 @@ def defocus(radius):
 def gaussian(sigma):
     """Gaussian blur: ``exp(-(x^2 + y^2) / (2 sigma^2))`` sampled at pixel centres.
 
-    The kernel is truncated at ``ceil(4 sigma)`` pixels from the centre (as
-    :func:`scipy.ndimage.gaussian_filter` does by default) and normalised to sum 1.
+    The kernel is truncated at ``ceil(4 sigma)`` pixels from the centre (MATLAB's
+    ``fspecial('gaussian', 2 * ceil(4 sigma) + 1, sigma)``) and normalised to sum 1.
 
     Parameters
     ----------
@@ -159,12 +175,13 @@ def gaussian(sigma):
     Raises
     ------
     ParameterError
-        ``sigma`` <= 0 or not finite.
+        ``sigma`` <= 0 or not finite, or a kernel wider than :data:`MAX_PSF_SIDE`.
     """
     _check_finite("gaussian sigma", sigma)
     if sigma <= 0:
         raise ParameterError(f"gaussian sigma must be > 0 pixels, got {sigma:g}")
     half = max(math.ceil(4 * sigma), 1)
+    _check_side("gaussian sigma", sigma, 2 * half + 1)
     t = np.arange(-half, half + 1, dtype=np.float64)
     line = np.exp(-0.5 * (t / sigma) ** 2)
     kernel = np.outer(line, line)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from deblur_cli.errors import InputError, ParameterError
 from deblur_cli.psf import (
+    MAX_PSF_SIDE,
     defocus,
     gaussian,
     load_psf,
@@ -242,3 +243,18 @@ def test_load_psf_missing_file_and_bad_center(tmp_path):
         load_psf(tmp_path / "missing.npy")
     with pytest.raises(ParameterError):
         load_psf(tmp_path / "missing.npy", center="middle")
+
+
+@pytest.mark.parametrize("build, value", [(motion, 1e9), (motion, 4200), (defocus, 1e5), (defocus, 2049), (gaussian, 1e6), (gaussian, 513)])
+def test_kernels_wider_than_the_limit_are_refused_before_they_are_built(build, value):
+    arguments = (value, 30) if build is motion else (value,)
+    with pytest.raises(ParameterError, match=f"PSFs are limited to {MAX_PSF_SIDE}"):
+        build(*arguments)
+
+
+def test_the_widest_kernels_allowed_are_built():
+    assert motion(MAX_PSF_SIDE, 0).shape == (1, MAX_PSF_SIDE)
+    assert motion(MAX_PSF_SIDE, 90).shape == (MAX_PSF_SIDE, 1)
+    assert gaussian(512).shape == (MAX_PSF_SIDE, MAX_PSF_SIDE)
+    with pytest.raises(ParameterError):
+        motion(MAX_PSF_SIDE + 2, 0)
