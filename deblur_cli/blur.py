@@ -10,7 +10,31 @@ import numpy as np
 from .errors import ParameterError
 from .psf import validate_psf
 
-__all__ = ["blur"]
+__all__ = ["blur", "check_noise_sigma"]
+
+
+def check_noise_sigma(sigma, name="noise sigma"):
+    """Check a noise level: a number from 0 to 1e6 (a fraction of full range).
+
+    Parameters
+    ----------
+    sigma : float
+        The value to check.
+    name : str, optional
+        What the error message calls it (the CLI's option name, say).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ParameterError
+        Not a number from 0 to 1e6.
+    """
+    if not (np.isfinite(sigma) and 0 <= sigma <= 1e6):
+        raise ParameterError(f"{name} must be a number from 0 to 1e6 (a fraction of full range), got {sigma}")
+    return float(sigma)
 
 
 def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
@@ -37,7 +61,7 @@ def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     Raises
     ------
     ParameterError
-        ``noise_sigma`` negative or not finite.
+        ``noise_sigma`` not in [0, 1e6].
     InputError
         Invalid PSF, or a PSF larger than the image.
 
@@ -49,8 +73,7 @@ def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     """
     import cv2
 
-    if not (np.isfinite(noise_sigma) and noise_sigma >= 0):
-        raise ParameterError(f"noise sigma must be a finite number >= 0, got {noise_sigma}")
+    check_noise_sigma(noise_sigma)
     image = np.asarray(pixels, dtype=np.float32)
     kernel = validate_psf(psf, image.shape[:2])
     flipped = np.ascontiguousarray(kernel[::-1, ::-1])

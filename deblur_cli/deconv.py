@@ -20,7 +20,11 @@ from .errors import ParameterError
 from .choices import REGULARISERS
 from .psf import psf2otf, validate_psf
 
-__all__ = ["wiener", "wiener_filter", "laplacian_otf", "laplacian_power", "check_nsr", "REGULARISERS"]
+__all__ = ["wiener", "wiener_filter", "laplacian_otf", "laplacian_power", "check_nsr", "MAX_NSR", "REGULARISERS"]
+
+
+MAX_NSR = 1e30
+"""Largest NSR accepted: far beyond any use, and safe from float32 overflow."""
 
 
 def check_nsr(nsr, name="NSR"):
@@ -40,7 +44,7 @@ def check_nsr(nsr, name="NSR"):
     Raises
     ------
     ParameterError
-        Not ``"auto"`` nor a finite number > 0.
+        Not ``"auto"`` nor a number in (0, :data:`MAX_NSR`].
     """
     if isinstance(nsr, str):
         if nsr == "auto":
@@ -52,6 +56,8 @@ def check_nsr(nsr, name="NSR"):
         raise ParameterError(f"{name} must be a number > 0 or 'auto', got {nsr!r}") from None
     if not (np.isfinite(value) and value > 0):
         raise ParameterError(f"{name} must be a finite number > 0 (e.g. 0.01), got {nsr}")
+    if value > MAX_NSR:
+        raise ParameterError(f"{name} must be at most {MAX_NSR:g} (any NSR above 1 already smooths nearly everything away), got {nsr}")
     return value
 
 

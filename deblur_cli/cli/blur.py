@@ -68,17 +68,16 @@ def command(motion, defocus, gaussian, psf_file, psf_center, noise, seed, **_):
     Example:
       deblur blur sharp.png -o blurred.png --motion 15,30 --noise 0.002 --seed 1
     """
-    import math
     import secrets
 
+    from ..blur import check_noise_sigma
     from ..errors import ParameterError
     from .psf import make_psf
 
     chosen = make_psf(motion, defocus, gaussian, psf_file, psf_center)
     if chosen is None:
         raise ParameterError(f"give the PSF to blur with: {PSF_OPTIONS}")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise ParameterError(f"--noise must be a finite number >= 0, got {noise}")
+    check_noise_sigma(noise, name="--noise")
     if seed is None and noise > 0:
         seed = secrets.randbelow(2**32)
     kernel, psf_info = chosen

@@ -30,18 +30,15 @@ def process(image, *, psf, psf_info, nsr, reg, boundary, psf_kind=None):
 
 def _nsr(nsr_text, snr_db):
     """NSR from --nsr (a number > 0, or 'auto') or --snr-db (NSR = 10^(-X/10))."""
-    import math
-
     from ..deconv import check_nsr
     from ..errors import ParameterError
 
     if nsr_text is not None and snr_db is not None:
         raise ParameterError("give --nsr or --snr-db, not both")
     if snr_db is not None:
-        nsr = 10.0 ** (-snr_db / 10.0) if abs(snr_db) < 3000 else 0.0
-        if not 0.0 < nsr < math.inf:
-            raise ParameterError(f"--snr-db must be a finite number of decibels within +-3000, got {snr_db}")
-        return nsr
+        if not -300 <= snr_db <= 3000:  # NSR from 1e30 down to 1e-300
+            raise ParameterError(f"--snr-db must be a number of decibels from -300 to 3000, got {snr_db}")
+        return 10.0 ** (-snr_db / 10.0)
     if nsr_text is None or nsr_text.strip().lower() == "auto":
         return "auto"
     try:

@@ -115,7 +115,9 @@ def test_noise_level_and_verbose_parameters(run, tmp_path):
      ([], 2, "--motion L,A"),
      (["--defocus", "-1"], 2, "radius must be > 0"),
      (["--motion", "0,10"], 2, "length must be >= 1"),
-     (["--gaussian", "1", "--noise", "-0.1"], 2, "--noise"),
+     (["--gaussian", "1", "--noise", "-0.1"], 2, "--noise must be a number from 0 to 1e6"),
+     (["--gaussian", "1", "--noise", "1e300"], 2, "--noise must be a number from 0 to 1e6"),
+     (["--motion", "1e9,0"], 2, "PSFs are limited to 4097"),
      (["--motion", "101,0"], 3, "larger than the image")],
 )
 def test_bad_input_one_line_no_output(run, tmp_path, rgb_png, args, code, fragment):
