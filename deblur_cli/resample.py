@@ -335,12 +335,18 @@ def uneven_overlap(kernel, stride, dilation=1):
         Kernel empty, not 2-D or not finite; stride or dilation not an integer
         (or pair) >= 1.
     """
-    kernel = _dilate(_check_kernel(kernel), _pair(dilation, "dilation", 1))
+    kernel = _check_kernel(kernel).astype(np.float64)
+    dy, dx = _pair(dilation, "dilation", 1)
     sy, sx = _pair(stride, "stride", 1)
-    sums = np.array(
-        [float(kernel[by::sy, bx::sx].sum(dtype=np.float64)) for by in range(sy) for bx in range(sx)]
-    )
-    scale = max(float(np.abs(kernel).sum(dtype=np.float64)), np.finfo(np.float32).tiny)
+    # Tap (i, j) of the dilated kernel lands in phase (i dy mod sy, j dx mod sx); only the
+    # phases some tap reaches are listed, the others (if any) sum to 0.
+    rows = np.arange(kernel.shape[0]) * dy % sy
+    cols = np.arange(kernel.shape[1]) * dx % sx
+    phases, which = np.unique(np.add.outer(rows * sx, cols).ravel(), return_inverse=True)
+    sums = np.bincount(which.ravel(), weights=kernel.ravel())
+    if phases.size < sy * sx:
+        sums = np.append(sums, 0.0)
+    scale = max(float(np.abs(kernel).sum()), np.finfo(np.float32).tiny)
     return bool(np.ptp(sums) > 1e-6 * scale)
 
 
@@ -582,7 +588,8 @@ def scaled_size(shape, scale):
     for s in scales:
         if not (isinstance(s, (int, float, np.integer, np.floating)) and math.isfinite(s) and s > 0):
             raise ParameterError(f"scale must be a finite number > 0, got {s!r}")
-    return tuple(max(1, math.floor(n * s + 0.5)) for n, s in zip(shape, scales))
+    # Sides beyond any pixel limit are capped so that they stay integers (1e308 * n is inf).
+    return tuple(max(1, math.floor(min(n * s, 2.0**62) + 0.5)) for n, s in zip(shape, scales))
 
 
 def _interpolate_axis(x, n_out, axis):

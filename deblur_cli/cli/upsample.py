@@ -111,13 +111,13 @@ def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, n
     it is returned as None and made per image, once the image's output fits the limit.
     """
     from .. import resample
-    from ..errors import ParameterError
+    from ..errors import InputError, ParameterError
 
     if scale is None and stride is None:
         raise ParameterError("give --scale (the upsampling factor) or --stride")
     factor = stride if scale is None else _integer_factor(scale)
     stride = factor if stride is None else stride
-    resample.transposed_parameters(stride, padding or 0, output_padding or 0, dilation)
+    dilation_pair = resample.transposed_parameters(stride, padding or 0, output_padding or 0, dilation)[3]
     if kernel_name in _BUILT_IN:
         size = _built_in_size(kernel_name, factor)
         if max_pixels is not None and size[0] * size[1] > max_pixels:
@@ -129,6 +129,9 @@ def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, n
             padding, output_padding = _default_padding(size, stride, dilation, padding, output_padding)
             return None, size, factor, stride, padding, output_padding
     kernel = _kernel(kernel_name, factor)
+    _check_dilated_size(kernel.shape, dilation_pair, max_pixels)
+    if not kernel.any():
+        raise InputError("the kernel is all zero: every output would be black; give a kernel with weights", kernel_name)
     if normalize_kernel:
         total = float(kernel.sum(dtype="float64"))
         if total == 0:
@@ -136,6 +139,20 @@ def _transposed(scale, kernel_name, stride, padding, output_padding, dilation, n
         kernel = (kernel * (stride * stride / total)).astype("float32")
     padding, output_padding = _default_padding(kernel.shape, stride, dilation, padding, output_padding)
     return kernel, kernel.shape, factor, stride, padding, output_padding
+
+
+def _check_dilated_size(kernel_size, dilation, max_pixels):
+    """Refuse a dilation (a pair) that spreads the kernel over more pixels than the image limit."""
+    from ..errors import ParameterError
+
+    dy, dx = dilation
+    span = (dy * (kernel_size[0] - 1) + 1, dx * (kernel_size[1] - 1) + 1)
+    if max_pixels is not None and span[0] * span[1] > max_pixels:
+        raise ParameterError(
+            f"--dilation {_one_or_pair((dy, dx))} spreads the {_size_text(kernel_size)} kernel over "
+            f"{_size_text(span)} = {span[0] * span[1]:,} pixels, more than the limit of {max_pixels:,}; "
+            "lower the dilation or raise --max-pixels"
+        )
 
 
 def _default_padding(kernel_size, stride, dilation, padding, output_padding):

@@ -151,10 +151,18 @@ def test_batch_with_out_dir(run, tmp_path, rgb_png):
         (["--size", "20000x20000"], 2, "would exceed the limit"),
         (["--scale", 2, "--max-pixels", 10000], 2, "output of 128x96 = 12,288 pixels would exceed the limit of 10,000"),
         (["--method", "transposed", "--scale", 2, "--max-pixels", 10000], 2, "would exceed the limit of 10,000"),
+        (["--scale", 1e308], 2, "would exceed the limit of 200,000,000"),
+        (["--method", "transposed", "--kernel", "nearest", "--stride", 100000], 2, "more than the limit"),
+        (["--method", "transposed", "--kernel", "ones", "--stride", 100000, "-q"], 2, "would exceed the limit"),
+        (["--method", "transposed", "--kernel", "ones", "--stride", 2, "--dilation", 100000], 2,
+         "--dilation 100000 spreads the 4x4 kernel over 300001x300001"),
     ],
 )
 def test_bad_values_are_one_line_exit_2_and_write_nothing(run, tmp_path, rgb_png, args, code, fragment):
     out = tmp_path / "up.png"
+    if "ones" in args:
+        np.save(tmp_path / "ones.npy", np.ones((4, 4), np.float32))
+        args = [tmp_path / "ones.npy" if arg == "ones" else arg for arg in args]
     result = run("upsample", rgb_png, "-o", out, *args)
     assert_one_error(result, code, fragment)
     assert not out.exists()
@@ -167,6 +175,7 @@ def test_bad_values_are_one_line_exit_2_and_write_nothing(run, tmp_path, rgb_png
         ("missing.npy", None, "no such kernel file"),
         ("words.csv", "a,b\n", "cannot read kernel"),
         ("zero.csv", "1,-1\n", "sums to 0"),
+        ("allzero.csv", "0,0\n0,0\n", "the kernel is all zero"),
     ],
 )
 def test_bad_kernel_files(run, tmp_path, rgb_png, name, content, fragment):
