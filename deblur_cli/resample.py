@@ -51,7 +51,7 @@ __all__ = [
     "DOWNSAMPLE_METHODS",
 ]
 
-_CV_CN_MAX = 512  # most channels an OpenCV matrix can hold (cv2.merge's output)
+_CV_CN_MAX = 128  # most channels an OpenCV matrix can hold (512 before OpenCV 5)
 _STRIP_BYTES = 1 << 20  # one strip buffer per phase, sized to stay in cache
 _PARALLEL_MIN_VALUES = 1 << 20  # below this many output values, one thread
 
@@ -95,6 +95,16 @@ def _as_image(pixels):
     if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
         raise ParameterError(f"image must be a non-empty (H, W) or (H, W, C) array, got shape {array.shape}")
     return array
+
+
+def _in_channel_groups(function, array, *args, **kwargs):
+    """``function(array, ...)`` on at most ``_CV_CN_MAX`` channels at a time, joined back, for OpenCV."""
+    if array.ndim < 3 or array.shape[2] <= _CV_CN_MAX:
+        return function(array, *args, **kwargs)
+    return np.concatenate(
+        [function(array[..., i : i + _CV_CN_MAX], *args, **kwargs) for i in range(0, array.shape[2], _CV_CN_MAX)],
+        axis=2,
+    )
 
 
 def _as_channels(pixels):
@@ -561,7 +571,7 @@ def conv_transpose2d(
     stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = conv_transpose2d_size(x.shape[:2], kernel.shape, stride, padding, output_padding, dilation)
     kernel = _dilate(kernel, dilation)
-    out = _polyphase(x, kernel, stride, padding, size, normalize_border)
+    out = _in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
     return out.reshape(size + np.shape(pixels)[2:])
 
 
@@ -632,8 +642,16 @@ def resize_bilinear(pixels, size, *, align_corners=False):
     height, width = _pair(size, "size", 1)
     if align_corners:
         return _interpolate_axis(_interpolate_axis(array, height, 0), width, 1)
-    out = cv2.resize(array, (width, height), interpolation=cv2.INTER_LINEAR)
+    out = _in_channel_groups(_cv_resize, array, (width, height), cv2.INTER_LINEAR)
     return out.reshape((height, width) + array.shape[2:])
+
+
+def _cv_resize(array, size, interpolation):
+    """cv2.resize keeping a channel axis of length 1."""
+    import cv2
+
+    out = cv2.resize(array, size, interpolation=interpolation)
+    return out.reshape(out.shape[:2] + array.shape[2:])
 
 
 def downsample(pixels, factor, method="area"):
@@ -679,7 +697,7 @@ def downsample(pixels, factor, method="area"):
         return blocks.reshape((height, f, width, f) + array.shape[2:]).max(axis=(1, 3))
     if method == "bilinear":
         return resize_bilinear(blocks, (height, width))
-    out = cv2.resize(blocks, (width, height), interpolation=cv2.INTER_AREA)
+    out = _in_channel_groups(_cv_resize, blocks, (width, height), cv2.INTER_AREA)
     return out.reshape((height, width) + array.shape[2:])
 
 

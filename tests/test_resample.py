@@ -423,3 +423,18 @@ def test_matches_pytorch():
             torch.from_numpy(x).permute(2, 0, 1)[None], size=size, mode="bilinear", align_corners=align
         )[0].permute(1, 2, 0).numpy()
         np.testing.assert_allclose(resize_bilinear(x, size, align_corners=align), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [65, 129, 300])
+def test_many_channels_give_what_each_channel_gives_alone(channels):
+    # OpenCV 5 holds at most 128 channels in one matrix (512 before).
+    x = np.random.default_rng(0).random((9, 7, channels), dtype=np.float32)
+    kernel = np.arange(12, dtype=np.float32).reshape(4, 3)
+    results = {
+        "transposed": (conv_transpose2d(x, kernel, 2, 1), lambda plane: conv_transpose2d(plane, kernel, 2, 1)),
+        "bilinear": (resize_bilinear(x, (13, 11)), lambda plane: resize_bilinear(plane, (13, 11))),
+        "area": (downsample(x, 2), lambda plane: downsample(plane, 2)),
+    }
+    for name, (together, alone) in results.items():
+        expected = np.stack([alone(x[..., c]) for c in range(channels)], axis=-1)
+        np.testing.assert_allclose(together, expected, rtol=1e-6, atol=1e-5, err_msg=name)
