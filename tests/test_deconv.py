@@ -60,7 +60,11 @@ def _closed_form(blurred, kernel, nsr, reg_power=1.0):
     return np.real(np.fft.ifft2(np.conj(otf) * spectrum / (np.abs(otf) ** 2 + nsr * reg_power), axes=(0, 1)))
 
 
-@pytest.mark.parametrize("kernel", [motion(11, 30), defocus(3), L_SHAPE])
+EVEN = np.random.default_rng(5).random((4, 6)).astype(np.float32)
+EVEN /= EVEN.sum()  # even sides: MATLAB's psf2otf rolls by -floor(k / 2), as _circular_blur does
+
+
+@pytest.mark.parametrize("kernel", [motion(11, 30), defocus(3), L_SHAPE, EVEN])
 @pytest.mark.parametrize("nsr", [1e-3, 0.05])
 def test_periodic_is_the_closed_formula(kernel, nsr):
     blurred = blur(_scene((60, 72, 3)), kernel, noise_sigma=0.01, seed=1)

@@ -97,11 +97,64 @@ def test_motion_matches_matlab_fspecial_examples():
     np.testing.assert_allclose(row, [0.5, 1, 1, 1, 1, 1, 0.5], rtol=1e-6)
 
 
-def test_gaussian_matches_sampled_definition():
-    kernel = gaussian(1.5)
-    t = np.arange(-6, 7)
-    expected = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * 1.5**2))
-    np.testing.assert_allclose(kernel, expected / expected.sum(), rtol=1e-5, atol=1e-9)
+@pytest.mark.parametrize("sigma", [0.3, 1.1, 1.5, 3.3])  # 1.1 and 3.3: ceil(4 sigma) differs from round(4 sigma)
+def test_gaussian_matches_fspecial_gaussian_of_size_2_ceil_4_sigma_plus_1(sigma):
+    half = math.ceil(4 * sigma)
+    t = np.arange(-half, half + 1)
+    expected = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * sigma**2))
+    np.testing.assert_allclose(gaussian(sigma), expected / expected.sum(), rtol=1e-5, atol=1e-9)
+
+
+def _matlab_motion(length, angle):
+    """A line-by-line port of MATLAB's fspecial('motion', length, angle), in float64."""
+    eps = np.finfo(np.float64).eps
+    half = (length - 1) / 2
+    phi = np.mod(angle, 180) / 180 * np.pi
+    cosphi, sinphi = np.cos(phi), np.sin(phi)
+    xsign = np.sign(cosphi)
+    sx = np.fix(half * cosphi + xsign - length * eps)
+    sy = np.fix(half * sinphi + 1 - length * eps)
+    x, y = np.meshgrid(np.arange(0, sx + xsign * 0.5, xsign) if xsign else np.zeros(1), np.arange(0, sy + 0.5))
+    dist2line = y * cosphi - x * sinphi
+    rad = np.sqrt(x**2 + y**2)
+    last = (rad >= half) & (np.abs(dist2line) <= 1)
+    x2lastpix = half - np.abs((x[last] + dist2line[last] * sinphi) / cosphi)
+    dist2line[last] = np.sqrt(dist2line[last] ** 2 + x2lastpix**2)
+    dist2line = np.maximum(1 + eps - np.abs(dist2line), 0)
+    quarter = np.rot90(dist2line, 2)
+    rows, cols = quarter.shape
+    h = np.zeros((2 * rows - 1, 2 * cols - 1))
+    h[:rows, :cols] = quarter
+    h[rows - 1 :, cols - 1 :] = dist2line
+    h /= h.sum() + eps * length * length
+    return np.flipud(h) if cosphi > 0 else h
+
+
+@pytest.mark.parametrize("length, angle", [(15, 30), (9.5, 10), (21, 60), (7, 135), (31, 150), (4, 179), (15, -30)])
+def test_motion_weights_match_a_port_of_matlab_fspecial_motion(length, angle):
+    np.testing.assert_allclose(motion(length, angle), _matlab_motion(length, angle), atol=1e-7)
+
+
+def _exact_disk(radius):
+    """Area of each pixel's unit square inside the circle, by numerical integration of chord lengths."""
+    from scipy.integrate import quad
+
+    half = math.ceil(radius - 0.5)
+
+    def area(x0, y0):
+        def height(x):  # length of [y0, y0 + 1] inside the circle at abscissa x
+            reach = math.sqrt(max(radius * radius - x * x, 0.0))
+            return max(0.0, min(y0 + 1, reach) - max(y0, -reach))
+
+        return quad(height, x0, x0 + 1, limit=200, epsabs=1e-13)[0]
+
+    kernel = np.array([[area(c - 0.5, r - 0.5) for c in range(-half, half + 1)] for r in range(-half, half + 1)])
+    return kernel / kernel.sum()
+
+
+@pytest.mark.parametrize("radius", [0.6, 0.72, 1.55, 2.3])  # 0.6 and 0.72: fspecial's small-disk branch
+def test_defocus_weights_are_exact_pixel_areas(radius):
+    np.testing.assert_allclose(defocus(radius), _exact_disk(radius), atol=1e-7)
 
 
 @pytest.mark.parametrize(
