@@ -210,6 +210,9 @@ def _plan(items, options, writes_images, default_suffix, reads):
             raise ParameterError(f"-o takes one input, got {len(items)}; use --out-dir DIR for many")
         if output != "-" and options["fmt"] is None and format_extension(output) is None:
             raise ParameterError(f"cannot tell the format of {output} from its extension; add --format")
+        named = format_extension(output) if output != "-" else None
+        if options["fmt"] is not None and named is not None and named != format_extension(output, options["fmt"]):
+            raise ParameterError(f"--format {options['fmt']} contradicts the extension of {output}; change one")
         _refuse_replacing_reads([output], reads)
         if not options["skip_existing"] or not os.path.exists(output):
             check_output_path(output, [items[0].path], overwrite=options["overwrite"])

@@ -124,6 +124,15 @@ def test_debug_shows_the_traceback(run, tmp_path):
     assert "Traceback" in result.stderr
 
 
+@pytest.mark.parametrize("fmt, name, code", [("jpeg", "out.png", 2), ("jpeg", "out.jpg", 0), ("tiff", "out.tif", 0)])
+def test_format_must_agree_with_the_output_extension(run, tmp_path, rgb_png, fmt, name, code):
+    out = tmp_path / name
+    result = run("convert", rgb_png, "-o", out, "--format", fmt)
+    if code:
+        assert_one_error(result, code, f"--format {fmt} contradicts the extension of")
+    assert out.exists() is (code == 0)
+
+
 def test_stdin_to_stdout(run, rgb_png):
     import imageio.v3 as iio
     import numpy as np
