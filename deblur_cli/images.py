@@ -11,14 +11,25 @@ PNG goes through OpenCV, faster than Pillow and exact at 16 bits in colour (Pill
 silently reduces 16-bit colour to 8 bits); palette PNG, which Pillow expands to RGB,
 and 8-bit grey+alpha, which OpenCV cannot write, go through Pillow; 16-bit
 grey+alpha is written by a minimal PNG encoder here. JPEG, BMP and WebP go through
-imageio and Pillow, TIFF through imageio and tifffile, except compressions that
-tifffile cannot undo alone (LZW), which OpenCV's libtiff reads.
+imageio and Pillow, TIFF through tifffile, except compressions that tifffile cannot
+undo alone (LZW), which OpenCV's libtiff reads.
+
+A damaged file gives one error line and nothing else on stderr: a PNG's chunks are
+checked here before libpng (which prints its complaints from C) sees them,
+tifffile's log records are held back during our reads, and Pillow's own
+decompression-bomb limit is lifted during our reads, ``max_pixels`` being checked
+first and the only limit.
 """
 
+import contextlib
+import io
+import logging
 import os
+import re
 import struct
 import sys
 import tempfile
+import threading
 import zlib
 from dataclasses import dataclass, replace
 
@@ -191,6 +202,135 @@ def _png_header(data, path):
     return width, height, depth, colour_type
 
 
+def _check_png_chunks(data, path):
+    """Walk a PNG's chunks: each fits in the data, its CRC matches, and IEND follows the IDATs.
+
+    libpng would find the same damage, but it prints its own line on stderr before
+    OpenCV returns; this walk costs a CRC over the file, under a millisecond per MB.
+    """
+    view = memoryview(data)
+    offset, idat = 8, False
+    while True:
+        if offset + 12 > len(data):
+            raise InputError(
+                f"cannot decode PNG: the file ends at byte {len(data)} with no IEND chunk; "
+                "the file is damaged or truncated",
+                path,
+            )
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        name = kind.decode("latin-1")
+        if not kind.isalpha():
+            raise InputError(f"cannot decode PNG: damaged chunk header at byte {offset}; the file is damaged", path)
+        end = offset + 12 + length
+        if end > len(data):
+            raise InputError(
+                f"cannot decode PNG: the file ends inside chunk {name} (at byte {len(data)} of {end}); "
+                "the file is damaged or truncated",
+                path,
+            )
+        if zlib.crc32(view[offset + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            raise InputError(
+                f"cannot decode PNG: chunk {name} at byte {offset} has a bad CRC; the file is damaged", path
+            )
+        if kind == b"IDAT":
+            idat = True
+        elif kind == b"IEND":
+            if not idat:
+                raise InputError(
+                    "cannot decode PNG: IEND before any IDAT chunk, no image data; the file is damaged", path
+                )
+            return
+        offset = end
+
+
+_PILLOW_LOCK = threading.Lock()
+_pillow_readers = [0, None]  # reads under way, and Pillow's limit to put back after the last
+
+
+@contextlib.contextmanager
+def _pillow_limit_lifted():
+    """Pillow's decompression-bomb limit off while our reads run: ``max_pixels`` is checked instead.
+
+    Pillow refuses images above twice its limit and warns above it, before we can
+    check ours; its limit is module state, so concurrent reads count themselves in
+    and the last one out restores it.
+    """
+    from PIL import Image as PILImage
+
+    with _PILLOW_LOCK:
+        if _pillow_readers[0] == 0:
+            _pillow_readers[1] = PILImage.MAX_IMAGE_PIXELS
+            PILImage.MAX_IMAGE_PIXELS = None
+        _pillow_readers[0] += 1
+    try:
+        yield
+    finally:
+        with _PILLOW_LOCK:
+            _pillow_readers[0] -= 1
+            if _pillow_readers[0] == 0:
+                PILImage.MAX_IMAGE_PIXELS = _pillow_readers[1]
+
+
+class _HoldRecords(logging.Filter):
+    """Keep the records logged by one thread, instead of letting them reach the handlers."""
+
+    def __init__(self):
+        super().__init__()
+        self.thread = threading.get_ident()
+        self.messages = []
+
+    def filter(self, record):
+        if record.thread != self.thread:
+            return True
+        self.messages.append(re.sub(r"^<[^>]*>\s*", "", record.getMessage()))  # drop "<tifffile.TiffPages @8> "
+        return False
+
+
+@contextlib.contextmanager
+def _tifffile_records_held():
+    """tifffile's log records of this thread, held back (not printed) while the block runs."""
+    held = _HoldRecords()
+    logger = logging.getLogger("tifffile")
+    logger.addFilter(held)
+    try:
+        yield held.messages
+    finally:
+        logger.removeFilter(held)
+
+
+def _decode_tiff(data, path, max_pixels):
+    """The first image of a TIFF, samples last: (H, W) or (H, W, S), planar files too."""
+    import tifffile
+
+    with _tifffile_records_held() as messages:
+        try:
+            with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+                if not tiff.series:
+                    reason = f" ({messages[0]})" if messages else ""
+                    raise InputError(
+                        f"TIFF holds no readable image{reason}; the file is damaged or truncated", path
+                    )
+                series = tiff.series[0]
+                kept = [i for i, (axis, size) in enumerate(zip(series.axes, series.shape)) if axis in "YX" or size > 1]
+                axes = "".join(series.axes[i] for i in kept)
+                shape = tuple(series.shape[i] for i in kept)
+                if set(axes) - set("YXS"):
+                    raise InputError(
+                        f"unsupported TIFF layout: axes {axes} of shape {shape}, not one 2-D image "
+                        "(grey or colour, with or without alpha); save one image per file",
+                        path,
+                    )
+                _check_pixel_count(shape[axes.index("Y")] * shape[axes.index("X")], path, max_pixels)
+                array = series.asarray().reshape(shape)  # without the length-1 axes of a shaped series
+        except InputError:
+            raise
+        except Exception as e:
+            if "imagecodecs" in str(e):
+                return _decode_with_opencv(data, path)
+            raise InputError(f"cannot decode TIFF: {_short(e)}; the file is damaged or truncated", path) from None
+    return np.moveaxis(array, axes.index("S"), -1) if "S" in axes else array
+
+
 def _decode(data, path, max_pixels):
     import imageio.v3 as iio
 
@@ -205,29 +345,25 @@ def _decode(data, path, max_pixels):
         )
     if ext == ".png":
         width, height, depth, colour_type = _png_header(data, path)
+        _check_png_chunks(data, path)
         _check_pixel_count(width * height, path, max_pixels)
         if colour_type != 3:  # all but palette images, which Pillow expands to RGB
             return _decode_png(data, path, colour_type)
+    elif ext == ".tif":
+        return _decode_tiff(data, path, max_pixels)
     try:
-        if ext != ".png":
-            props = iio.improps(data, extension=ext)
-            _check_pixel_count(int(np.prod(props.shape[:2])), path, max_pixels)
-        kwargs = {}
-        if ext != ".tif":
-            mode = iio.immeta(data, extension=ext).get("mode")
-            if mode in _CONVERT_TO_RGB:
+        with _pillow_limit_lifted():
+            if ext != ".png":
+                props = iio.improps(data, extension=ext)
+                _check_pixel_count(int(np.prod(props.shape[:2])), path, max_pixels)
+            kwargs = {"rotate": True}
+            if iio.immeta(data, extension=ext).get("mode") in _CONVERT_TO_RGB:
                 kwargs["mode"] = "RGB"
-            kwargs["rotate"] = True
-        else:
-            kwargs["index"] = 0
-        array = iio.imread(data, extension=ext, **kwargs)
+            return iio.imread(data, extension=ext, **kwargs)
     except InputError:
         raise
     except Exception as e:
-        if ext == ".tif" and "imagecodecs" in str(e):
-            return _decode_with_opencv(data, path)
         raise InputError(f"cannot decode image: {_short(e)}; the file is damaged or truncated", path) from None
-    return array
 
 
 def _decode_with_opencv(data, path):
@@ -325,6 +461,13 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
     if array.dtype.kind == "f":
         scaled = array.astype(np.float32)
         source_dtype = np.dtype(np.float32)
+        bad = scaled.size - int(np.count_nonzero(np.isfinite(scaled)))
+        if bad:
+            raise InputError(
+                f"the image holds {bad:,} NaN or infinite sample{'s' if bad > 1 else ''}, which no "
+                "processing can use; replace them with finite values first",
+                path,
+            )
     elif array.dtype in (np.uint8, np.uint16):
         scaled = array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
     else:
@@ -498,6 +641,11 @@ def check_output_path(path, inputs=(), *, overwrite=False):
         raise OutputError("output exists; pass --overwrite to replace it", path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
+        existing = directory
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise OutputError(f"{existing} is not a directory; choose an output path inside a directory", path)
         raise OutputError(f"output directory {directory} does not exist; create it first", path)
     if not os.access(directory, os.W_OK | os.X_OK):
         raise OutputError(f"output directory {directory} is not writable", path)
@@ -570,8 +718,7 @@ def atomic_write_bytes(path, data, *, overwrite=False):
     """
     path = str(path)
     if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        _write_stdout(data)
         return
     directory = os.path.dirname(os.path.abspath(path))
     if not overwrite and os.path.lexists(path):
@@ -597,6 +744,21 @@ def atomic_write_bytes(path, data, *, overwrite=False):
         if isinstance(e, OSError):
             raise OutputError(f"cannot write: {e.strerror or e}", path) from None
         raise
+
+
+def _write_stdout(data):
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        raise OutputError("standard output is closed; write to a file with -o FILE, or redirect it")
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise OutputError(
+            "standard output was closed by its reader (broken pipe); the image was not written whole"
+        ) from None
+    except (OSError, ValueError) as e:  # ValueError: the file object itself was closed
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else "it is closed"
+        raise OutputError(f"cannot write to standard output: {reason}") from None
 
 
 def write_image(path, image, *, bit_depth=None, fmt=None, overwrite=False, quality=95):

@@ -1,8 +1,10 @@
 """Image I/O: lossless round trips, dtype handling, atomic writes, guards."""
 
 import io
+import logging
 import os
 import signal
+import struct
 import subprocess
 import sys
 
@@ -18,6 +20,7 @@ from deblur_cli.images import (
     Image,
     _encode_png_grey_alpha16,
     atomic_write_bytes,
+    check_output_path,
     decode_image,
     encode_image,
     read_image,
@@ -250,3 +253,219 @@ def test_partial_write_of_a_killed_process_is_removed(tmp_path):
     assert len(left) == 1 and left[0].startswith(".out.png.") and left[0].endswith(".part")
     remove_partial_writes(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == [neighbour.name]
+
+
+def png_chunks(data):
+    """(offset, type) of each chunk of a PNG, read with nothing but struct."""
+    chunks, offset = [], 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        chunks.append((offset, kind))
+        offset += 12 + length
+    return chunks
+
+
+def damaged_png(kind):
+    """An OpenCV-written PNG, truncated or with bytes flipped in one chunk (its CRC left as it was)."""
+    data = bytearray(encode_independently(random_array(np.uint8, "rgb", shape=(64, 64)), ".png"))
+    if kind == "truncated":
+        return bytes(data[: len(data) // 2])
+    offset = next(o for o, k in png_chunks(data) if k == kind.encode())  # first chunk of that type
+    data[offset + 8 + 4 : offset + 8 + 8] = bytes(b ^ 0xFF for b in data[offset + 8 + 4 : offset + 8 + 8])
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("truncated", r"ends inside chunk IDAT \(at byte \d+ of \d+\)"),
+        ("IHDR", "chunk IHDR at byte 8 has a bad CRC"),
+        ("IDAT", r"chunk IDAT at byte \d+ has a bad CRC"),
+    ],
+)
+def test_damaged_png_is_refused_before_libpng_sees_it(kind, message, capfd):
+    with pytest.raises(InputError, match=message):
+        decode_image(damaged_png(kind), "bad.png")
+    assert capfd.readouterr().err == ""  # libpng and OpenCV printed nothing
+
+
+def test_png_without_iend_is_refused():
+    data = encode_independently(random_array(np.uint8, "grey"), ".png")
+    iend = [o for o, k in png_chunks(data) if k == b"IEND"][0]
+    with pytest.raises(InputError, match="no IEND chunk"):
+        decode_image(data[:iend], "cut.png")
+
+
+def test_png_with_iend_before_its_data_is_refused():
+    data = encode_independently(random_array(np.uint8, "grey"), ".png")
+    chunks = png_chunks(data)
+    first_idat = [o for o, k in chunks if k == b"IDAT"][0]
+    iend = [o for o, k in chunks if k == b"IEND"][0]
+    with pytest.raises(InputError, match="IEND before any IDAT"):
+        decode_image(data[:first_idat] + data[iend:], "empty.png")
+
+
+def test_valid_pngs_of_other_encoders_pass_the_chunk_check():
+    # Bytes after IEND are ignored by readers, and so by the check; Pillow adds a text chunk.
+    from PIL import PngImagePlugin
+
+    array = random_array(np.uint16, "rgb", shape=(40, 30))
+    ok, data = cv2.imencode(".png", array[..., ::-1])
+    assert ok
+    np.testing.assert_array_equal(np.rint(decode_image(data.tobytes() + b"junk").pixels * 65535), array)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "made by Pillow")
+    buffer = io.BytesIO()
+    grey = random_array(np.uint8, "grey", shape=(60, 70))
+    PILImage.fromarray(grey).save(buffer, format="PNG", pnginfo=info)
+    assert sum(k == b"tEXt" for _, k in png_chunks(buffer.getvalue())) == 1
+    np.testing.assert_array_equal(np.rint(decode_image(buffer.getvalue()).pixels * 255), grey)
+
+
+def tiff_with_first_page_past_the_end():
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, random_array(np.uint8, "grey"))
+    data = bytearray(buffer.getvalue())
+    struct.pack_into("<I", data, 4, len(data) + 4096)  # offset of the first IFD
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"II*\x00\x08\x00\x00\x00", "invalid offset to first page 8"),
+        (tiff_with_first_page_past_the_end(), "invalid offset"),
+    ],
+    ids=["header-only", "offset-past-end"],
+)
+def test_tiff_without_a_readable_page_is_refused_quietly(data, reason, capfd):
+    expected = rf"TIFF holds no readable image \({reason}.*\); the file is damaged or truncated"
+    with pytest.raises(InputError, match=expected):
+        decode_image(data, "bad.tif")
+    assert capfd.readouterr().err == ""
+
+
+def test_tifffile_logging_is_silenced_only_during_our_reads(caplog):
+    data = b"II*\x00\x08\x00\x00\x00"
+    with pytest.raises(InputError):
+        decode_image(data, "bad.tif")
+    assert not caplog.records  # our read: the record went nowhere
+    logger = logging.getLogger("tifffile")
+    assert logger.filters == [] and logger.level == logging.NOTSET and not logger.disabled
+    with caplog.at_level(logging.WARNING, logger="tifffile"):
+        tifffile.TiffFile(io.BytesIO(data)).close()  # another reader's: the record still reaches logging
+    assert any("invalid offset to first page" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_tiff_with_non_finite_samples_is_refused(bad):
+    array = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    array[1, 2] = bad
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array)
+    with pytest.raises(InputError, match="holds 1 NaN or infinite sample"):
+        decode_image(buffer.getvalue(), "nan.tif")
+
+
+def test_non_finite_alpha_is_refused_too():
+    array = np.zeros((3, 4, 2), np.float32)
+    array[0, 0, 1] = np.nan
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array, photometric="minisblack", extrasamples=["unassalpha"])
+    with pytest.raises(InputError, match="NaN or infinite"):
+        decode_image(buffer.getvalue(), "nan.tif")
+
+
+def header_claiming(extension, width, height):
+    """A small image encoded by OpenCV whose header is patched to claim another size."""
+    ok, encoded = cv2.imencode(extension, np.full((8, 8, 3), 100, np.uint8))
+    assert ok
+    data = bytearray(encoded.tobytes())
+    if extension == ".jpg":
+        sof = data.index(b"\xff\xc0")  # baseline frame header: length, precision, height, width
+        struct.pack_into(">HH", data, sof + 5, height, width)
+    else:
+        struct.pack_into("<ii", data, 18, width, height)  # BITMAPINFOHEADER
+    return bytes(data)
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".bmp"])
+def test_our_pixel_limit_comes_before_pillows(extension):
+    data = header_claiming(extension, 14000, 14000)
+    with pytest.raises(InputError, match=r"196,000,000 pixels, above the limit of 1,000 .*raise it with --max-pixels"):
+        decode_image(data, "big" + extension, max_pixels=1000)
+
+
+@pytest.mark.parametrize("max_pixels", [5_000_000_000, None])
+def test_pillows_pixel_limit_does_not_apply_to_a_bmp_header_above_it(max_pixels):
+    # Pillow refuses 196 MP (twice its limit) before decoding anything; lifted, the read goes on
+    # and fails on the missing pixel data instead.
+    with pytest.raises(InputError, match="truncated") as error:
+        decode_image(header_claiming(".bmp", 14000, 14000), "big.bmp", max_pixels=max_pixels)
+    assert "decompression bomb" not in str(error.value) and "exceeds limit" not in str(error.value)
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".bmp", ".webp"])
+@pytest.mark.parametrize("pillow_limit", [3_999, 1_999], ids=["pillow-warns", "pillow-refuses"])
+def test_pillows_pixel_limit_is_lifted_for_our_reads_only(monkeypatch, extension, pillow_limit):
+    # A JPEG's missing data is filled in by libjpeg, so a 196 MP header would be decoded whole:
+    # Pillow's limit is lowered instead, under a small real image of 4,000 pixels. Pillow warns
+    # above its limit (an error under pytest's filterwarnings) and refuses above twice it.
+    from PIL import Image as PILModule
+
+    monkeypatch.setattr(PILModule, "MAX_IMAGE_PIXELS", pillow_limit)
+    array = random_array(np.uint8, "rgb", shape=(40, 100))
+    ok, data = cv2.imencode(extension, array[..., ::-1], [cv2.IMWRITE_WEBP_QUALITY, 101])  # WebP lossless
+    assert ok
+    image = decode_image(data.tobytes(), "x" + extension, max_pixels=4_000)
+    assert image.shape == (40, 100)
+    if extension != ".jpg":
+        np.testing.assert_array_equal(np.rint(image.pixels * 255), array)
+    assert PILModule.MAX_IMAGE_PIXELS == pillow_limit  # put back after the read
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("layout", ["rgb", "rgba", "grey+alpha"])
+def test_planar_tiff_is_read_as_interleaved(dtype, layout):
+    array = random_array(dtype, layout, shape=(40, 50))
+    buffer = io.BytesIO()
+    extra = {"extrasamples": ["unassalpha"]} if layout != "rgb" else {}
+    photometric = "minisblack" if layout == "grey+alpha" else "rgb"
+    tifffile.imwrite(buffer, array.transpose(2, 0, 1), photometric=photometric, planarconfig="separate", **extra)
+    with tifffile.TiffFile(io.BytesIO(buffer.getvalue())) as tiff:
+        assert tiff.pages[0].planarconfig == tifffile.PLANARCONFIG.SEPARATE
+    image = decode_image(buffer.getvalue(), "planar.tif")
+    top = np.iinfo(dtype).max
+    colour = array[..., :-1] if image.alpha is not None else array
+    np.testing.assert_array_equal(np.rint(image.pixels * top), colour.squeeze())
+    if layout != "rgb":
+        np.testing.assert_array_equal(np.rint(image.alpha * top), array[..., -1])
+
+
+def test_tiff_stack_of_several_images_is_refused_before_decoding():
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros((5, 8, 9), np.uint8), photometric="minisblack", metadata={"axes": "ZYX"})
+    with pytest.raises(InputError, match=r"axes ZYX of shape \(5, 8, 9\), not one 2-D image"):
+        decode_image(buffer.getvalue(), "stack.tif")
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 9), (8, 9, 1), (1, 1, 8, 9)])
+def test_tiff_series_with_length_one_axes_is_one_image(shape):
+    array = random_array(np.uint16, "grey", shape=(8, 9)).reshape(shape)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array, photometric="minisblack")
+    image = decode_image(buffer.getvalue(), "shaped.tif")
+    np.testing.assert_array_equal(np.rint(image.pixels * 65535), array.reshape(8, 9))
+
+
+def test_output_inside_a_file_is_refused_as_not_a_directory(tmp_path):
+    (tmp_path / "some.png").write_bytes(b"x")
+    for output in (tmp_path / "some.png" / "o.png", tmp_path / "some.png" / "sub" / "o.png"):
+        with pytest.raises(OutputError, match=r"some\.png is not a directory"):
+            check_output_path(output)
+
+
+def test_closed_stdout_is_an_output_error(monkeypatch):
+    monkeypatch.setattr(sys, "stdout", None)
+    with pytest.raises(OutputError, match="standard output is closed"):
+        atomic_write_bytes("-", b"data")
