@@ -559,6 +559,7 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
         kwargs["quality"] = quality
     elif extension == ".webp":
         kwargs["lossless"] = True
+        kwargs["exact"] = True  # keep the colour under fully transparent pixels, which libwebp drops by default
     elif extension == ".tif":
         kwargs["compression"] = "zlib"
         kwargs["photometric"] = "rgb" if array.ndim == 3 and array.shape[2] >= 3 else "minisblack"

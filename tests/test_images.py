@@ -155,9 +155,11 @@ def test_palette_image_becomes_rgb(tmp_path):
     np.testing.assert_allclose(image.pixels[1, 1] * 255, [200, 100, 50], atol=1e-4)
 
 
-@pytest.mark.parametrize("extension", [".bmp", ".webp"])
-def test_lossless_eight_bit_formats_round_trip(tmp_path, extension):
-    array = random_array(np.uint8, "rgb")
+@pytest.mark.parametrize("extension, layout", [(".bmp", "rgb"), (".webp", "rgb"), (".webp", "rgba")])
+def test_lossless_eight_bit_formats_round_trip(tmp_path, extension, layout):
+    array = random_array(np.uint8, layout)
+    if layout == "rgba":
+        array[::3, ::2, 3] = 0  # colour under fully transparent pixels is kept too
     image = read_image_from_array(tmp_path, array)
     write_image(tmp_path / f"x{extension}", image)
     np.testing.assert_array_equal(iio.imread(tmp_path / f"x{extension}"), array)
