@@ -5,7 +5,10 @@ Conventions (README, DESIGN.md section 4):
 - **Data range** ``R``: by default from the reference's dtype (255 for uint8, 65535 for
   uint16, 1.0 for float), in the units of the stored values; ``data_range`` overrides it.
 - **PSNR** ``= 10 log10(R^2 / MSE)``, the MSE taken over all pixels and channels with
-  float64 accumulation; identical images give ``inf``.
+  float64 accumulation; identical images give ``inf``. It is computed as
+  ``20 log10 R - 10 log10 MSE``, finite for any finite ``R > 0``.
+- **Samples** must be finite and within float32's range (as images hold them); any
+  finite ``R > 0`` is accepted.
 - **channel="y"**: the luma of ITU-R BT.601 as MATLAB's ``rgb2ycbcr`` and the
   super-resolution literature define it, ``Y = 16 + 65.481 r + 128.553 g + 24.966 b``
   for ``r, g, b`` in [0, 1] (the samples over their stored scale ``S``: 255, 65535 or
@@ -18,7 +21,9 @@ Conventions (README, DESIGN.md section 4):
   3.5 sigma), K1 = 0.01, K2 = 0.03, population covariances, the mean over the pixels at
   least 5 from the edge; on colour images the mean over the channels. This is
   ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
-  use_sample_covariance=False, data_range=R)``.
+  use_sample_covariance=False, data_range=R)``, except that it stays finite and within
+  [-1, 1] for any ``R``: it tends to 1 as ``R`` grows far past the samples, and to its
+  form without constants (``C1 = C2 = 0``) as ``R`` shrinks far below them.
 """
 
 import math
@@ -49,6 +54,8 @@ _K1, _K2 = 0.01, 0.03
 _LUMA_OFFSET = 16.0
 _LUMA_WEIGHTS = (65.481, 128.553, 24.966)  # BT.601 luma on the 0..255 scale, r,g,b in [0, 1]
 _STRIP_ELEMENTS = 1 << 17  # samples per strip of the one-pass statistics
+_LARGEST = float(np.finfo(np.float32).max)
+_FLOAT32_DATA_RANGES = (1e-15, 1e15)  # R whose SSIM float32 holds without overflow or denormals
 
 
 def _nominal_range(dtype, data_range=None):
@@ -65,13 +72,15 @@ def _nominal_range(dtype, data_range=None):
     )
 
 
-def _check_options(channel, crop_border, data_range):
+def _check_options(channel, crop_border, data_range, tolerance=0.0):
     if channel not in QUALITY_CHANNELS:
         raise ParameterError(f"channel must be {' or '.join(map(repr, QUALITY_CHANNELS))}, got {channel!r}")
     if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)) or crop_border < 0:
         raise ParameterError(f"crop_border must be an integer >= 0, got {crop_border!r}")
     if data_range is not None and not (0 < float(data_range) < math.inf):
         raise ParameterError(f"data_range must be a finite number > 0, got {data_range!r}")
+    if not 0 <= float(tolerance) < math.inf:
+        raise ParameterError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
 
 
 def _describe(shape):
@@ -137,7 +146,7 @@ def _measured(values, channel, crop_border, scale):
     return values
 
 
-def _prepare(reference, image, channel, crop_border, data_range, scale=None):
+def _prepare(reference, image, channel, crop_border, data_range, scale=None, tolerance=0.0):
     """Measured samples of both arrays and the peak ``R``.
 
     ``scale`` is the stored scale ``S`` of the samples (by default from the reference's
@@ -145,7 +154,7 @@ def _prepare(reference, image, channel, crop_border, data_range, scale=None):
     """
     reference = np.asarray(reference)
     image = np.asarray(image)
-    _check_options(channel, crop_border, data_range)
+    _check_options(channel, crop_border, data_range, tolerance)
     _check_same_shape(reference, image)
     if scale is None:
         scale = _nominal_range(reference.dtype, data_range)
@@ -166,28 +175,90 @@ def _pixel_max(abs_difference):
     return largest
 
 
-def _psnr_from_mse(mse, data_range):
-    if mse == 0:
+def _psnr(mean_square_db, data_range):
+    """``10 log10(R^2 / MSE)`` as ``20 log10 R - 10 log10 MSE``: R^2 may not fit a float64."""
+    if mean_square_db is None:
         return math.inf
-    return float(10.0 * np.log10(data_range**2 / mse))
+    return 20.0 * math.log10(data_range) - mean_square_db
 
 
-def _gaussian_window():
+def _mean_square_db(squares, size, largest, a, b):
+    """``10 log10 MSE`` (None when every difference is 0) from the float64 sum of squares.
+
+    When the largest difference is under 2^-400 (~4e-121; float64 samples only), the
+    squares near or pass float64's smallest normal number and lose their precision or
+    vanish; the MSE is then taken again on the differences scaled by a power of two.
+    """
+    if largest == 0:
+        return None
+    if largest >= 2.0**-400:
+        return 10.0 * math.log10(squares / size)
+    exponent = math.frexp(largest)[1]
+    scaled = np.ldexp(np.subtract(a, b, dtype=np.float64), -exponent)
+    return 10.0 * math.log10(float(np.square(scaled).mean())) + 20.0 * exponent * math.log10(2.0)
+
+
+def _extent(values, role):
+    """Lowest and highest sample; refuses NaN, infinity and samples beyond float32's range."""
+    low, high = float(values.min()), float(values.max())
+    if not -_LARGEST <= low <= high <= _LARGEST:  # NaN fails every comparison
+        raise InputError(
+            f"the {role} holds samples from {low:g} to {high:g}; measure finite samples "
+            f"within float32's range (magnitude up to {_LARGEST:.3g})"
+        )
+    return low, high
+
+
+def _ssim_frame(low, high, data_range):
+    """How SSIM is computed for samples in [``low``, ``high``] and peak ``R``.
+
+    Returns
+    -------
+    tuple
+        ``(dtype, centre, scale, c1, c2)``: the working precision; the mid-range of
+        a + b; the power of two the centred sums and differences are multiplied by;
+        the constants ``2 (K1 R)^2``, ``2 (K2 R)^2`` on that scale.
+
+    Notes
+    -----
+    Variances come from E[s^2] - E[s]^2. While the samples lie near the data range
+    [0, R] and R is moderate, float32 keeps them to ~1e-7 R^2, far below C2 and free of
+    overflow and denormals; otherwise float64, on samples and R scaled by a power of two
+    (exactly) so that the largest of them is in [0.5, 1): no square overflows, and the
+    constants fit unless R is some 1e-150 of the samples or less, where they are held at
+    float64's smallest normal number (the limit C -> 0 is then reached).
+    """
+    near = -data_range / 2 <= low and high <= 1.5 * data_range
+    if near and _FLOAT32_DATA_RANGES[0] <= data_range <= _FLOAT32_DATA_RANGES[1]:
+        dtype, scale = np.float32, 1.0
+    else:
+        exponent = max(math.frexp(max(data_range, -low, high))[1], -1021)  # 2^1021 fits a float64
+        dtype, scale = np.float64, math.ldexp(1.0, -exponent)
+    peak = data_range * scale
+    tiny = float(np.finfo(dtype).tiny)
+    c1, c2 = (max(2 * (k * peak) ** 2, tiny) for k in (_K1, _K2))  # the ratios carry a factor 2
+    return dtype, low + high, scale, c1, c2
+
+
+def _gaussian_window(dtype):
     x = np.arange(-_RADIUS, _RADIUS + 1, dtype=np.float64)
     kernel = np.exp(-0.5 * (x / _SIGMA) ** 2)
-    return (kernel / kernel.sum()).astype(np.float32)
+    return (kernel / kernel.sum()).astype(dtype)
 
 
-def _ssim_slab(a, b, data_range, centre, buffers, kernel):
+def _ssim_slab(a, b, frame, buffers, kernel):
     """The SSIM index map of rows of (H, W) or (H, W, C) samples, in six buffers.
 
     With s = a + b and d = a - b, 2 mu_a mu_b = (mu_s^2 - mu_d^2) / 2,
     mu_a^2 + mu_b^2 = (mu_s^2 + mu_d^2) / 2, 2 cov = (var_s - var_d) / 2 and
     var_a + var_b = (var_s + var_d) / 2: four windowed means instead of five. s is
-    centred on ``centre``, the mid-range of a + b, so that E[s^2] - E[s]^2 loses little
-    to cancellation; d needs no centring. The buffers' dtype sets the precision (see
-    :func:`_statistics`). Every step writes into a buffer: fresh arrays would cost more
-    in page faults than the arithmetic.
+    centred on the mid-range of a + b so that E[s^2] - E[s]^2 loses little to
+    cancellation; d needs no centring. ``frame`` (see :func:`_ssim_frame`) sets the
+    precision, the scale and the constants. In float64, variances that rounding leaves
+    below 0 are taken as 0, so that each of the two ratios lies in [-1, 1] with a
+    positive denominator even where the constants are negligible; in float32 the
+    constants outweigh the rounding. Every step writes into a buffer: fresh arrays
+    would cost more in page faults than the arithmetic.
     """
     import cv2
 
@@ -196,32 +267,36 @@ def _ssim_slab(a, b, data_range, centre, buffers, kernel):
     def window_mean(source, destination):
         return cv2.sepFilter2D(source, -1, kernel, kernel, dst=destination, borderType=cv2.BORDER_REFLECT)
 
-    dtype = s.dtype
-    offset = dtype.type(centre)
-    c1 = dtype.type(2 * (_K1 * data_range) ** 2)  # both sides of the ratio carry a factor 2
-    c2 = dtype.type(2 * (_K2 * data_range) ** 2)
+    dtype, centre, scale, c1, c2 = frame
+    c1, c2 = dtype(c1), dtype(c2)
     np.add(a, b, out=s, dtype=dtype)
-    s -= offset
+    s -= dtype(centre)
     np.subtract(a, b, out=d, dtype=dtype)
+    if scale != 1:
+        s *= dtype(scale)
+        d *= dtype(scale)
     mu_s = window_mean(s, mu_s)
     mu_d = window_mean(d, mu_d)
     var_s = window_mean(np.square(s, out=s), var_s)
     var_d = window_mean(np.square(d, out=d), var_d)
     var_s -= np.square(mu_s, out=s)
     var_d -= np.square(mu_d, out=d)  # d now holds mu_d^2
+    if dtype is np.float64:  # where rounding may outweigh the constants (see _ssim_frame)
+        np.maximum(var_s, 0, out=var_s)
+        np.maximum(var_d, 0, out=var_d)
     structure = np.subtract(var_s, var_d, out=s)  # 2 (2 cov + C2)
     structure += c2
     var_s += var_d  # 2 (var_a + var_b + C2)
     var_s += c2
-    mu_s += offset  # back to the uncentred mean for the luminance term
+    structure /= var_s
+    mu_s += dtype(centre * scale)  # back to the uncentred mean for the luminance term
     np.square(mu_s, out=mu_s)
     luminance = np.subtract(mu_s, d, out=var_d)  # 2 (2 mu_a mu_b + C1)
     luminance += c1
     mu_s += d  # 2 (mu_a^2 + mu_b^2 + C1)
     mu_s += c1
-    luminance *= structure
-    mu_s *= var_s
     luminance /= mu_s
+    luminance *= structure
     return luminance
 
 
@@ -231,8 +306,14 @@ def _statistics(a, b, data_range, *, differences=True, similarity=True, toleranc
     Returns
     -------
     dict
-        ``mse``, ``max_abs_diff``, ``differing_pixels`` (with ``differences``) and
-        ``ssim`` (with ``similarity``; None for images under the window size).
+        ``mse_db`` (``10 log10 MSE``, None when identical), ``max_abs_diff``,
+        ``differing_pixels`` (with ``differences``) and ``ssim`` (with ``similarity``;
+        None for images under the window size).
+
+    Raises
+    ------
+    InputError
+        Samples are NaN, infinite or beyond float32's range.
 
     Notes
     -----
@@ -247,18 +328,13 @@ def _statistics(a, b, data_range, *, differences=True, similarity=True, toleranc
     r = _RADIUS
     rows = max(16, _STRIP_ELEMENTS // per_row)
     similarity = similarity and min(height, width) >= SSIM_WINDOW
+    (low_a, high_a), (low_b, high_b) = _extent(a, "reference"), _extent(b, "image")
     if differences:
         scratch = np.empty((rows, *a.shape[1:]), np.float64)
     if similarity:
-        low, high = float(min(a.min(), b.min())), float(max(a.max(), b.max()))
-        # Variances come from E[s^2] - E[s]^2 with s = a + b centred on its mid-range. While the
-        # samples lie near the data range [0, R], float32 keeps them to ~1e-7 R^2, far below
-        # C2 = 2 (0.03 R)^2; samples far outside it (a range given too small) need float64.
-        near = -data_range / 2 <= low and high <= 1.5 * data_range
-        dtype = np.float32 if near else np.float64
-        centre = low + high
-        buffers = [np.empty((rows + 2 * r, *a.shape[1:]), dtype) for _ in range(6)]
-        kernel = _gaussian_window().astype(dtype)
+        frame = _ssim_frame(min(low_a, low_b), max(high_a, high_b), data_range)
+        buffers = [np.empty((rows + 2 * r, *a.shape[1:]), frame[0]) for _ in range(6)]
+        kernel = _gaussian_window(frame[0])
     squares = largest = ssim_sum = 0.0
     differing = 0
     for top in range(0, height, rows):
@@ -273,12 +349,13 @@ def _statistics(a, b, data_range, *, differences=True, similarity=True, toleranc
         first, last = max(top, r), min(bottom, height - r)  # SSIM rows of this strip
         if similarity and first < last:
             count = last - first + 2 * r
-            index = _ssim_slab(a[first - r:last + r], b[first - r:last + r], data_range, centre,
+            index = _ssim_slab(a[first - r:last + r], b[first - r:last + r], frame,
                                [buffer[:count] for buffer in buffers], kernel)
             ssim_sum += float(index[r:-r, r:-r].sum(dtype=np.float64))
     result = {}
     if differences:
-        result.update(mse=squares / a.size, max_abs_diff=largest, differing_pixels=differing)
+        result.update(mse_db=_mean_square_db(squares, a.size, largest, a, b), max_abs_diff=largest,
+                      differing_pixels=differing)
     if similarity:
         result["ssim"] = ssim_sum / ((height - 2 * r) * (width - 2 * r) * (per_row // width))
     else:
@@ -308,7 +385,7 @@ def psnr(reference, image, *, data_range=None, channel="all", crop_border=0):
     Raises
     ------
     InputError
-        The shapes differ.
+        The shapes differ, or samples are not finite or beyond float32's range.
     ParameterError
         An option is out of its domain, or ``crop_border`` leaves nothing.
 
@@ -317,7 +394,7 @@ def psnr(reference, image, *, data_range=None, channel="all", crop_border=0):
     .. [1] https://en.wikipedia.org/wiki/Peak_signal-to-noise_ratio
     """
     a, b, data_range = _prepare(reference, image, channel, crop_border, data_range)
-    return _psnr_from_mse(_statistics(a, b, data_range, similarity=False)["mse"], data_range)
+    return _psnr(_statistics(a, b, data_range, similarity=False)["mse_db"], data_range)
 
 
 def ssim(reference, image, *, data_range=None, channel="all", crop_border=0):
@@ -343,7 +420,8 @@ def ssim(reference, image, *, data_range=None, channel="all", crop_border=0):
     Raises
     ------
     InputError
-        The shapes differ, or the image is smaller than the 11x11 window.
+        The shapes differ, the image is smaller than the 11x11 window, or samples are
+        not finite or beyond float32's range.
     ParameterError
         An option is out of its domain.
 
@@ -391,7 +469,7 @@ def count_differing(reference, image, tolerance=0.0, *, channel="all", crop_bord
     reference, image : ndarray
         Arrays of the same shape.
     tolerance : float, optional
-        Largest difference (in the arrays' units) that still counts as equal.
+        Largest difference (in the arrays' units) that still counts as equal; finite, >= 0.
     channel : {"all", "y"}, optional
         Over all channels, or over the BT.601 luma.
     crop_border : int, optional
@@ -401,7 +479,7 @@ def count_differing(reference, image, tolerance=0.0, *, channel="all", crop_bord
     -------
     int
     """
-    a, b, data_range = _prepare(reference, image, channel, crop_border, None)
+    a, b, data_range = _prepare(reference, image, channel, crop_border, None, tolerance=tolerance)
     return _statistics(a, b, data_range, similarity=False, tolerance=tolerance)["differing_pixels"]
 
 
@@ -424,8 +502,8 @@ def _values(image, scale):
     return pixels if scale == 1.0 else pixels * np.float32(scale)
 
 
-def abs_diff_map(reference, image, *, data_range=None):
-    """Per-pixel largest absolute channel difference of two Images, as a fraction of R.
+def abs_diff_map(reference, image, *, data_range=None, gain=1.0):
+    """Per-pixel largest absolute channel difference of two Images, amplified, saturated.
 
     Parameters
     ----------
@@ -433,18 +511,39 @@ def abs_diff_map(reference, image, *, data_range=None):
         Images of the same size and channel count.
     data_range : float, optional
         ``R`` in the units of the reference's stored values; by default from its dtype.
+    gain : float, optional
+        Amplification ``G``, finite and > 0: a difference of ``R / G`` maps to 1.
 
     Returns
     -------
     ndarray of float32
-        (H, W), ``max_c |A - B| / R``: 0 where equal, 1 for a full-range difference.
+        (H, W), ``min(G max_c |A - B| / R, 1)``: 0 where equal, 1 for a difference of
+        ``R / G`` or more. When ``R / G`` is below float64's range, any difference is 1.
+
+    Raises
+    ------
+    InputError
+        The sizes or channel counts differ, or samples are not finite or beyond
+        float32's range.
+    ParameterError
+        ``data_range`` or ``gain`` is out of its domain.
     """
+    _check_options("all", 0, data_range)
+    if not 0 < float(gain) < math.inf:
+        raise ParameterError(f"gain must be a finite number > 0, got {gain!r}")
     scale = _nominal_range(reference.source_dtype)
     a, b = _values(reference, scale), _values(image, scale)
     _check_same_shape(a, b)
-    data_range = scale if data_range is None else float(data_range)
+    _extent(a, "reference")
+    _extent(b, "image")
+    full = (scale if data_range is None else float(data_range)) / float(gain)  # 0 or inf if out of range
     difference = np.subtract(a, b, dtype=np.float64)
-    return (_pixel_max(np.abs(difference, out=difference)) / data_range).astype(np.float32)
+    difference = _pixel_max(np.abs(difference, out=difference))
+    if full == 0:
+        return (difference > 0).astype(np.float32)
+    np.minimum(difference, full, out=difference)
+    difference /= full
+    return difference.astype(np.float32)
 
 
 def quality(reference, image, *, channel="all", crop_border=0, data_range=None, tolerance=0.0):
@@ -466,12 +565,13 @@ def quality(reference, image, *, channel="all", crop_border=0, data_range=None, 
     data_range : float, optional
         ``R`` in the units of the reference's stored values; by default from its dtype.
     tolerance : float, optional
-        Differences up to this (in the same units) do not count in ``differing_pixels``.
+        Differences up to this (in the same units; finite, >= 0) do not count in
+        ``differing_pixels``.
 
     Returns
     -------
     dict
-        ``psnr`` (float, None when identical or undefined), ``identical`` (bool: the
+        ``psnr`` (float, None when identical), ``identical`` (bool: the
         measured samples are equal), ``ssim`` (float, None when the image is smaller
         than the 11x11 window), ``max_abs_diff`` (float), ``differing_pixels`` (int),
         ``data_range`` (float). JSON-safe: no inf or NaN.
@@ -479,21 +579,21 @@ def quality(reference, image, *, channel="all", crop_border=0, data_range=None, 
     Raises
     ------
     InputError
-        The sizes or channel counts differ.
+        The sizes or channel counts differ, or samples are not finite or beyond
+        float32's range.
     ParameterError
         An option is out of its domain.
     """
     scale = _nominal_range(reference.source_dtype)
     a, b, data_range = _prepare(
-        _values(reference, scale), _values(image, scale), channel, crop_border, data_range, scale
+        _values(reference, scale), _values(image, scale), channel, crop_border, data_range, scale, tolerance
     )
     measured = _statistics(a, b, data_range, tolerance=tolerance)
-    value = _psnr_from_mse(measured["mse"], data_range)
-    similarity = measured["ssim"]
+    identical = measured["mse_db"] is None
     return {
-        "psnr": value if math.isfinite(value) else None,
-        "identical": measured["mse"] == 0,
-        "ssim": similarity if similarity is not None and math.isfinite(similarity) else None,
+        "psnr": None if identical else _psnr(measured["mse_db"], data_range),
+        "identical": identical,
+        "ssim": measured["ssim"],
         "max_abs_diff": measured["max_abs_diff"],
         "differing_pixels": measured["differing_pixels"],
         "data_range": data_range,

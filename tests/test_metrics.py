@@ -86,6 +86,26 @@ def test_psnr_data_range_overrides_the_dtype():
     assert abs(psnr(a, b, data_range=4095) - peak_signal_noise_ratio(a, b, data_range=4095)) <= 1e-9
 
 
+EXTREME_RANGES = [5e-324, 1e-300, 1e-160, 1e200, 1e300, 1.7976931348623157e308]
+
+
+@pytest.mark.parametrize("data_range", EXTREME_RANGES)
+def test_psnr_is_finite_for_any_finite_data_range(data_range):
+    # PSNR moves by 20 log10 of the ratio of two peaks: skimage's value at R = 255 carried over
+    a, b = pair(np.uint8, (24, 32, 3))
+    expected = peak_signal_noise_ratio(a, b) + 20 * (math.log10(data_range) - math.log10(255))
+    assert psnr(a, b, data_range=data_range) == pytest.approx(expected, abs=1e-9)
+
+
+def test_psnr_of_differences_whose_squares_underflow():
+    # one of sixteen samples off by 1e-200: MSE = 1e-400 / 16, out of float64's range
+    a = np.zeros((4, 4))
+    b = a.copy()
+    b[0, 0] = 1e-200
+    assert psnr(a, b) == pytest.approx(4000 + 10 * math.log10(16), abs=1e-9)
+    assert max_abs_diff(a, b) == 1e-200
+
+
 def test_psnr_of_identical_images_is_inf():
     a, _ = pair(np.uint8, (16, 16, 3))
     assert psnr(a, a.copy()) == math.inf
@@ -223,6 +243,53 @@ def test_ssim_data_range_changes_the_constants_as_skimage():
     assert abs(ssim(a, b, data_range=2.0) - sk_ssim(a, b, 2.0)) <= 1e-4
 
 
+@pytest.mark.parametrize("exponent", [-1000, -500, -60, -40, 60, 100])
+def test_ssim_is_unchanged_by_scaling_samples_and_data_range_together(exponent):
+    # SSIM is a ratio of second moments with constants proportional to R^2: scaling the
+    # samples and R by one power of two leaves it as it is, down to 1e-301 and up to 1e32
+    a, b = pair(np.uint8, (48, 40), noise=0.05)
+    scale = 2.0**exponent
+    scaled = ssim(a * scale, b * scale, data_range=255 * scale)
+    assert abs(scaled - sk_ssim(a, b, 255)) <= 1e-4
+
+
+def test_ssim_tends_to_one_for_a_data_range_far_above_the_samples():
+    a, b = pair(np.uint8, (48, 40), noise=0.05)
+    for data_range in (1e200, 1e300, 1.7976931348623157e308):
+        assert ssim(a, b, data_range=data_range) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ssim_tends_to_its_unregularised_form_for_a_data_range_far_below_the_samples():
+    # C1, C2 ~ R^2 vanish next to the variances: skimage at R = 1e-6 is that limit already
+    a, b = pair(np.uint8, (48, 40), noise=0.05)
+    for data_range in (1e-160, 1e-300, 5e-324):
+        assert abs(ssim(a, b, data_range=data_range) - sk_ssim(a, b, 1e-6)) <= 1e-6
+
+
+def test_ssim_of_flat_images_with_a_vanishing_data_range():
+    # the limits as C1, C2 -> 0: equal flat fields are alike (1), black against grey is not (0)
+    zero, one = np.zeros((16, 16), np.uint8), np.ones((16, 16), np.uint8)
+    assert ssim(zero, zero.copy(), data_range=1e-300) == 1.0
+    assert abs(ssim(zero, one, data_range=1e-300)) <= 1e-12
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(11, 20),
+    st.integers(11, 20),
+    st.integers(0, 3),
+    st.sampled_from([5e-324, 1e-300, 1e-20, 1e-3, 1.0, 255.0, 1e20, 1e300]),
+    st.integers(0, 2**32 - 1),
+)
+def test_ssim_stays_within_minus_one_and_one_for_any_data_range(height, width, levels, data_range, seed):
+    # few levels make flat windows, where E[x^2] - E[x]^2 is rounding noise next to tiny constants
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, levels + 1, (height, width)).astype(np.uint8) * 60
+    b = rng.integers(0, levels + 1, (height, width)).astype(np.uint8) * 60
+    value = ssim(a, b, data_range=data_range)
+    assert -1.0 <= value <= 1.0
+
+
 def centred_ssim(a, b, data_range):
     """Wang et al.'s SSIM in float64 on samples less a constant: no cancellation whatever their level."""
     from scipy.ndimage import gaussian_filter
@@ -295,12 +362,32 @@ def test_size_mismatch_names_both_sizes():
         ({"crop_border": 8}, "at most 7"),
         ({"data_range": 0}, "data_range"),
         ({"data_range": math.inf}, "data_range"),
+        ({"data_range": math.nan}, "data_range"),
     ],
 )
 def test_bad_options_are_parameter_errors(options, message):
     a = np.zeros((16, 16), np.uint8)
     with pytest.raises(ParameterError, match=message):
         psnr(a, a, **options)
+
+
+@pytest.mark.parametrize("tolerance", [-1.0, math.nan, math.inf])
+def test_tolerance_must_be_finite_and_not_negative(tolerance):
+    a = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ParameterError, match="tolerance"):
+        count_differing(a, a, tolerance)
+    with pytest.raises(ParameterError, match="tolerance"):
+        quality(Image(a.astype(np.float32)), Image(a.astype(np.float32)), tolerance=tolerance)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e39])
+@pytest.mark.parametrize("role", ["reference", "image"])
+def test_samples_beyond_the_float32_range_are_refused(value, role):
+    arrays = {"reference": np.zeros((16, 16)), "image": np.zeros((16, 16))}
+    arrays[role][3, 4] = value
+    for measure in (psnr, ssim, max_abs_diff):
+        with pytest.raises(InputError, match=f"the {role} holds samples"):
+            measure(arrays["reference"], arrays["image"])
 
 
 def test_signed_integer_data_needs_a_data_range():
@@ -401,3 +488,54 @@ def test_abs_diff_map_is_the_largest_channel_difference_over_the_range():
     image = Image(b.astype(np.float32) / np.float32(255))
     expected = np.abs(a.astype(int) - b.astype(int)).max(axis=2) / 255
     assert np.allclose(abs_diff_map(reference, image), expected, atol=1e-7)
+
+
+@pytest.mark.parametrize("data_range", EXTREME_RANGES)
+def test_quality_is_finite_for_any_finite_data_range(data_range):
+    a, b = pair(np.uint8, (40, 40, 3))
+    reference = Image(a.astype(np.float32) / np.float32(255))
+    image = Image(b.astype(np.float32) / np.float32(255))
+    result = quality(reference, image, data_range=data_range)
+    expected = peak_signal_noise_ratio(a, b) + 20 * (math.log10(data_range) - math.log10(255))
+    assert result["psnr"] == pytest.approx(expected, abs=1e-9)
+    assert -1.0 <= result["ssim"] <= 1.0
+    assert result["data_range"] == data_range
+
+
+@pytest.mark.parametrize(
+    "data_range, gain, expected",
+    [
+        (None, 20.0, lambda d: np.minimum(d * 20 / 255, 1)),
+        (None, 1e308, lambda d: (d > 0) * 1.0),  # any difference is full scale
+        (1e-300, 1.0, lambda d: (d > 0) * 1.0),
+        (5e-324, 1e10, lambda d: (d > 0) * 1.0),  # R / gain is 0 in float64
+        (None, 1e-300, lambda d: d * 0.0),  # no difference is visible
+        (1e300, 1e-10, lambda d: d * 0.0),  # R / gain is inf in float64
+    ],
+)
+def test_abs_diff_map_is_the_difference_over_r_over_gain_saturated_at_one(data_range, gain, expected):
+    a, b = pair(np.uint8, (16, 24, 3), noise=0.05)
+    b[::2] = a[::2]  # every other row equal
+    reference = Image(a.astype(np.float32) / np.float32(255))
+    image = Image(b.astype(np.float32) / np.float32(255))
+    difference = np.abs(a.astype(int) - b.astype(int)).max(axis=2)
+    assert difference.max() > 0 and difference.min() == 0
+    result = abs_diff_map(reference, image, data_range=data_range, gain=gain)
+    assert result.dtype == np.float32
+    assert np.allclose(result, expected(difference), atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{"gain": 0.0}, {"gain": math.nan}, {"gain": math.inf}, {"data_range": -1.0}])
+def test_abs_diff_map_refuses_bad_options(options):
+    a = Image(np.zeros((8, 8), np.float32))
+    with pytest.raises(ParameterError):
+        abs_diff_map(a, a, **options)
+
+
+def test_abs_diff_map_refuses_samples_beyond_the_float32_range():
+    finite = np.zeros((8, 8), np.float32)
+    infinite = finite.copy()
+    infinite[2, 5] = np.inf
+    as_image = lambda x: Image(x, source_dtype=np.dtype(np.float32))  # noqa: E731
+    with pytest.raises(InputError, match="the image holds samples"):
+        abs_diff_map(as_image(finite), as_image(infinite))
