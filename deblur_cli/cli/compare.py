@@ -1,5 +1,6 @@
 """``deblur compare``: PSNR/SSIM of images against references, with exit codes for CI."""
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -7,9 +8,46 @@ from dataclasses import dataclass
 import click
 
 from ..choices import QUALITY_CHANNELS
-from .options import PositiveFloat, max_pixels_option, overwrite_option
+from .options import max_pixels_option, overwrite_option
 
 _OK, _FAILED, _ERROR = "ok", "failed", "error"
+
+
+class _Number(click.ParamType):
+    """A number within its option's domain; anything else is a one-line usage error (exit 2).
+
+    Parameters
+    ----------
+    rule : str
+        The domain in words ("a finite number > 0"), quoted by the error.
+    accepts : callable
+        Whether a parsed number is in the domain (False for NaN unless said otherwise).
+    parse : type, optional
+        ``float`` or ``int``.
+    """
+
+    def __init__(self, rule, accepts, parse=float):
+        self.rule, self.accepts, self.parse = rule, accepts, parse
+        self.name = "integer" if parse is int else "float"
+
+    def convert(self, value, param, ctx):
+        from ..errors import ParameterError
+
+        try:
+            number = self.parse(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not self.accepts(number):
+            raise ParameterError(f"{max(param.opts, key=len)} must be {self.rule}, got {value}")
+        return number + 0  # -0.0 is 0
+
+
+_FINITE = _Number("a finite number", math.isfinite)
+_SSIM = _Number("a number from -1 to 1", lambda x: -1 <= x <= 1)
+_NOT_NEGATIVE = _Number("a finite number >= 0", lambda x: 0 <= x < math.inf)
+_POSITIVE = _Number("a finite number > 0", lambda x: 0 < x < math.inf)
+_COUNT = _Number("an integer >= 0", lambda n: n >= 0, int)
+_JOBS = _Number("an integer >= 1", lambda n: n >= 1, int)
 
 
 @dataclass(frozen=True)
@@ -122,12 +160,12 @@ def _plan(a, b, diff_path, overwrite):
     return pairs
 
 
-def _heat_map(difference, gain):
-    """|A - B| (a fraction of the range) times ``gain``, colour-mapped (inferno: black = equal)."""
+def _heat_map(fraction):
+    """A map of values in [0, 1], colour-mapped (inferno: black = 0)."""
     import cv2
     import numpy as np
 
-    levels = np.rint(np.clip(difference * np.float32(gain * 255), 0, 255)).astype(np.uint8)
+    levels = np.rint(fraction * np.float32(255)).astype(np.uint8)
     return cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
 
 
@@ -137,7 +175,7 @@ def _write_diff(path, reference, image, settings):
     from ..images import Image, write_image
     from ..metrics import abs_diff_map
 
-    heat = _heat_map(abs_diff_map(reference, image, data_range=settings.data_range), settings.diff_gain)
+    heat = _heat_map(abs_diff_map(reference, image, data_range=settings.data_range, gain=settings.diff_gain))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_image(path, Image(heat.astype(np.float32) / np.float32(255)), overwrite=settings.overwrite)
 
@@ -240,22 +278,25 @@ def _conclude(results, single):
 @click.command(short_help="PSNR/SSIM of images against references; gate CI on them.")
 @click.argument("reference", metavar="A")
 @click.argument("image", metavar="B")
-@click.option("--min-psnr", type=PositiveFloat(), default=None, metavar="DB",
-              help="Fail a pair whose PSNR is below this (identical images pass).")
-@click.option("--min-ssim", type=click.FloatRange(-1, 1), default=None, metavar="S",
-              help="Fail a pair whose SSIM is below this.")
-@click.option("--max-diff", type=click.FloatRange(min=0), default=None, metavar="D",
-              help="Fail a pair whose largest sample difference exceeds this, in the "
+@click.option("--min-psnr", type=_FINITE, default=None, metavar="DB",
+              help="Fail a pair whose PSNR is below DB, any finite number (identical images pass; "
+                   "PSNR is negative where the MSE exceeds R^2).")
+@click.option("--min-ssim", type=_SSIM, default=None, metavar="S",
+              help="Fail a pair whose SSIM is below S, a number from -1 to 1.")
+@click.option("--max-diff", type=_NOT_NEGATIVE, default=None, metavar="D",
+              help="Fail a pair whose largest sample difference exceeds D, a finite number >= 0 in the "
                    "reference's units (0..255 for 8-bit); 0 asks for identical images.")
 @click.option("--channel", type=click.Choice(QUALITY_CHANNELS, case_sensitive=False), default=QUALITY_CHANNELS[0],
               show_default=True, help="Measure all channels, or the BT.601 luma Y (MATLAB rgb2ycbcr).")
-@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
-              help="Ignore N pixels on every side (e.g. the scale of an upsampled image).")
-@click.option("--data-range", type=PositiveFloat(), default=None, metavar="R",
-              help="Peak value R of PSNR and SSIM, in the reference's units "
+@click.option("--crop-border", type=_COUNT, default=0, show_default=True, metavar="N",
+              help="Ignore N pixels on every side, an integer >= 0 (e.g. the scale of an upsampled image).")
+@click.option("--data-range", type=_POSITIVE, default=None, metavar="R",
+              help="Peak value R of PSNR and SSIM in the reference's units, any finite number > 0: "
+                   "both stay finite however large or small R is (PSNR = 20 log10 R - 10 log10 MSE; "
+                   "SSIM tends to 1 as R grows far past the samples) "
                    "[default: 255 for 8-bit, 65535 for 16-bit, 1.0 for float references].")
-@click.option("--tolerance", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="T",
-              help="Differences up to T do not count in differing_pixels.")
+@click.option("--tolerance", type=_NOT_NEGATIVE, default=0.0, show_default=True, metavar="T",
+              help="Differences up to T, a finite number >= 0, do not count in differing_pixels.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the report as CSV instead of a table.")
 @click.option("--report", "report_path", default=None, metavar="FILE",
@@ -263,11 +304,12 @@ def _conclude(results, single):
 @click.option("--diff", "diff_path", default=None, metavar="PATH",
               help="Write an amplified |A-B| heat map per pair: a .png file for two files, "
                    "a directory (mirroring relative paths, .png) for two directories.")
-@click.option("--diff-gain", type=PositiveFloat(), default=10.0, show_default=True, metavar="G",
-              help="Heat-map amplification: a difference of 1/G of the range is full scale.")
+@click.option("--diff-gain", type=_POSITIVE, default=10.0, show_default=True, metavar="G",
+              help="Heat-map amplification, a finite number > 0: a difference of 1/G of the range "
+                   "is full scale, larger ones saturate.")
 @overwrite_option
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Pairs read and measured at once [default: number of cores].")
+@click.option("-j", "--jobs", type=_JOBS, default=None,
+              help="Pairs read and measured at once, an integer >= 1 [default: number of cores].")
 @max_pixels_option
 def command(reference, image, min_psnr, min_ssim, max_diff, channel, crop_border, data_range,
             tolerance, as_json, as_csv, report_path, diff_path, diff_gain, overwrite, jobs, max_pixels):

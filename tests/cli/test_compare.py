@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import math
 
 import cv2
 import numpy as np
@@ -201,6 +202,97 @@ def test_data_range_option_sets_the_peak(run, files):
     quality = strict_loads(result.stdout)["records"][0]["quality"]
     expected = peak_signal_noise_ratio(files["arrays"]["reference"], files["arrays"]["near"], data_range=100)
     assert quality["psnr"] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("data_range", ["1e200", "1e300", "1.7976931348623157e308", "1e-160", "1e-300", "5e-324"])
+def test_any_finite_data_range_gives_finite_metrics(run, files, data_range):
+    result = run("compare", files["reference"], files["near"], "--json", "--data-range", data_range)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    quality = strict_loads(result.stdout)["records"][0]["quality"]
+    arrays = files["arrays"]
+    shift = 20 * (math.log10(float(data_range)) - math.log10(255))  # PSNR moves with 20 log10 R
+    assert quality["psnr"] == pytest.approx(peak_signal_noise_ratio(arrays["reference"], arrays["near"]) + shift, abs=1e-9)
+    assert -1 <= quality["ssim"] <= 1
+
+
+def test_a_negative_min_psnr_gates_the_negative_psnr_of_a_tiny_data_range(run, files):
+    # R = 1e-160 puts PSNR near -3203 dB: a threshold below passes, one above fails
+    args = ("compare", files["reference"], files["near"], "--data-range", "1e-160")
+    assert run(*args, "--min-psnr", -3300).exit_code == 0
+    assert_one_error(run(*args, "--min-psnr", -3000), 1, "< --min-psnr -3000")
+
+
+@pytest.mark.parametrize(
+    "option, value, rule",
+    [
+        ("--min-psnr", "nan", "a finite number"),
+        ("--min-psnr", "inf", "a finite number"),
+        ("--min-psnr", "-inf", "a finite number"),
+        ("--min-psnr", "forty", "a finite number"),
+        ("--min-ssim", "nan", "a number from -1 to 1"),
+        ("--min-ssim", "1.5", "a number from -1 to 1"),
+        ("--min-ssim", "-1.01", "a number from -1 to 1"),
+        ("--min-ssim", "inf", "a number from -1 to 1"),
+        ("--max-diff", "nan", "a finite number >= 0"),
+        ("--max-diff", "inf", "a finite number >= 0"),
+        ("--max-diff", "-1", "a finite number >= 0"),
+        ("--tolerance", "nan", "a finite number >= 0"),
+        ("--tolerance", "inf", "a finite number >= 0"),
+        ("--tolerance", "-0.5", "a finite number >= 0"),
+        ("--data-range", "nan", "a finite number > 0"),
+        ("--data-range", "inf", "a finite number > 0"),
+        ("--data-range", "1e400", "a finite number > 0"),
+        ("--data-range", "0", "a finite number > 0"),
+        ("--data-range", "-255", "a finite number > 0"),
+        ("--diff-gain", "nan", "a finite number > 0"),
+        ("--diff-gain", "inf", "a finite number > 0"),
+        ("--diff-gain", "0", "a finite number > 0"),
+        ("--diff-gain", "-10", "a finite number > 0"),
+        ("--crop-border", "-1", "an integer >= 0"),
+        ("--crop-border", "nan", "an integer >= 0"),
+        ("--crop-border", "1.5", "an integer >= 0"),
+        ("--jobs", "0", "an integer >= 1"),
+        ("--jobs", "inf", "an integer >= 1"),
+    ],
+)
+def test_an_out_of_domain_number_is_a_one_line_usage_error(run, files, tmp_path, option, value, rule):
+    report = tmp_path / "r.json"
+    result = run("compare", files["reference"], files["same"], option, value, "--report", report)
+    assert_one_error(result, 2, f"{option} must be {rule}, got {value}")
+    assert result.stdout == "" and not report.exists()
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--min-psnr", "-5"), ("--min-psnr", "0"), ("--min-ssim", "-1"), ("--min-ssim", "1"), ("--max-diff", "0"),
+     ("--tolerance", "0"), ("--data-range", "5e-324"), ("--diff-gain", "1e-300"), ("--crop-border", "0"), ("--jobs", "1")],
+)
+def test_numbers_at_the_edge_of_their_domain_are_accepted(run, files, option, value):
+    result = run("compare", files["reference"], files["same"], option, value, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert strict_loads(result.stdout)["records"][0]["parameters"]["channel"] == "all"
+
+
+@pytest.mark.parametrize(
+    "extra, visible",
+    [
+        (["--diff-gain", "1e308"], lambda d: d > 0),  # every difference saturates
+        (["--data-range", "1e-300"], lambda d: d > 0),
+        (["--data-range", "5e-324", "--diff-gain", "1e308"], lambda d: d > 0),
+        (["--diff-gain", "1e-300"], lambda d: d < 0),  # no difference shows
+        (["--data-range", "1e300", "--diff-gain", "1e-8"], lambda d: d < 0),
+    ],
+)
+def test_extreme_diff_gains_and_data_ranges_saturate_the_heat_map_cleanly(run, files, tmp_path, extra, visible):
+    path = tmp_path / "diff.png"
+    result = run("compare", files["reference"], files["near"], "--diff", path, *extra)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    arrays = files["arrays"]
+    difference = np.abs(arrays["reference"].astype(int) - arrays["near"].astype(int)).max(axis=2)
+    levels = np.where(visible(difference), 255, 0).astype(np.uint8)
+    assert np.array_equal(cv2.imread(str(path)), cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO))
 
 
 def test_diff_image_is_the_colour_mapped_amplified_difference(run, files, tmp_path):
