@@ -32,6 +32,7 @@ import numpy as np
 
 from .choices import QUALITY_CHANNELS
 from .errors import InputError, ParameterError
+from .opencv import MAX_CHANNELS
 
 __all__ = [
     "psnr",
@@ -328,6 +329,12 @@ def _statistics(a, b, data_range, *, differences=True, similarity=True, toleranc
     r = _RADIUS
     rows = max(16, _STRIP_ELEMENTS // per_row)
     similarity = similarity and min(height, width) >= SSIM_WINDOW
+    if similarity and a.ndim == 3 and a.shape[2] > MAX_CHANNELS:  # OpenCV filters that many at most
+        result = _statistics(a, b, data_range, differences=differences, similarity=False, tolerance=tolerance)
+        groups = [np.s_[..., i : i + MAX_CHANNELS] for i in range(0, a.shape[2], MAX_CHANNELS)]
+        means = [_statistics(a[group], b[group], data_range, differences=False)["ssim"] for group in groups]
+        result["ssim"] = sum(mean * a[group].shape[2] for mean, group in zip(means, groups)) / a.shape[2]
+        return result
     (low_a, high_a), (low_b, high_b) = _extent(a, "reference"), _extent(b, "image")
     if differences:
         scratch = np.empty((rows, *a.shape[1:]), np.float64)

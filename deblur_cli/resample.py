@@ -33,6 +33,7 @@ import numpy as np
 
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
+from .opencv import MAX_CHANNELS, in_channel_groups
 from .psf import read_kernel_file
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "DOWNSAMPLE_METHODS",
 ]
 
-_CV_CN_MAX = 128  # most channels an OpenCV matrix can hold (512 before OpenCV 5)
 _STRIP_BYTES = 1 << 20  # one strip buffer per phase, sized to stay in cache
 _PARALLEL_MIN_VALUES = 1 << 20  # below this many output values, one thread
 
@@ -95,16 +95,6 @@ def _as_image(pixels):
     if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
         raise ParameterError(f"image must be a non-empty (H, W) or (H, W, C) array, got shape {array.shape}")
     return array
-
-
-def _in_channel_groups(function, array, *args, **kwargs):
-    """``function(array, ...)`` on at most ``_CV_CN_MAX`` channels at a time, joined back, for OpenCV."""
-    if array.ndim < 3 or array.shape[2] <= _CV_CN_MAX:
-        return function(array, *args, **kwargs)
-    return np.concatenate(
-        [function(array[..., i : i + _CV_CN_MAX], *args, **kwargs) for i in range(0, array.shape[2], _CV_CN_MAX)],
-        axis=2,
-    )
 
 
 def _as_channels(pixels):
@@ -414,7 +404,7 @@ def _interleave(parts, destination):
     import cv2
 
     channels = parts[0].shape[2]
-    if len(parts) * channels <= _CV_CN_MAX:
+    if len(parts) * channels <= MAX_CHANNELS:
         cv2.merge(parts, dst=destination)
     else:
         for j, part in enumerate(parts):
@@ -571,7 +561,7 @@ def conv_transpose2d(
     stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = conv_transpose2d_size(x.shape[:2], kernel.shape, stride, padding, output_padding, dilation)
     kernel = _dilate(kernel, dilation)
-    out = _in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
+    out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
     return out.reshape(size + np.shape(pixels)[2:])
 
 
@@ -642,7 +632,7 @@ def resize_bilinear(pixels, size, *, align_corners=False):
     height, width = _pair(size, "size", 1)
     if align_corners:
         return _interpolate_axis(_interpolate_axis(array, height, 0), width, 1)
-    out = _in_channel_groups(_cv_resize, array, (width, height), cv2.INTER_LINEAR)
+    out = in_channel_groups(_cv_resize, array, (width, height), cv2.INTER_LINEAR)
     return out.reshape((height, width) + array.shape[2:])
 
 
@@ -697,7 +687,7 @@ def downsample(pixels, factor, method="area"):
         return blocks.reshape((height, f, width, f) + array.shape[2:]).max(axis=(1, 3))
     if method == "bilinear":
         return resize_bilinear(blocks, (height, width))
-    out = _in_channel_groups(_cv_resize, blocks, (width, height), cv2.INTER_AREA)
+    out = in_channel_groups(_cv_resize, blocks, (width, height), cv2.INTER_AREA)
     return out.reshape((height, width) + array.shape[2:])
 
 

@@ -539,3 +539,14 @@ def test_abs_diff_map_refuses_samples_beyond_the_float32_range():
     as_image = lambda x: Image(x, source_dtype=np.dtype(np.float32))  # noqa: E731
     with pytest.raises(InputError, match="the image holds samples"):
         abs_diff_map(as_image(finite), as_image(infinite))
+
+
+def test_ssim_of_more_channels_than_opencv_holds_equals_skimage():
+    # OpenCV 5 filters at most 128 channels at a time; SSIM is their mean, group by group.
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(2)
+    a = gaussian_filter(rng.random((24, 20, 300)), (2, 2, 0))
+    b = np.clip(a + rng.normal(0, 0.05, a.shape), 0, 1)
+    assert abs(ssim(a, b) - sk_ssim(a, b, 1.0)) <= 1e-4
+    assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=1.0), abs=1e-9)
