@@ -31,9 +31,16 @@ COMMANDS = {
 
 EXIT_INTERRUPTED = 130
 
+# Click >= 8.2 raises this for a group named without a command (its help, exit 2).
+_HELP_INSTEAD = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
 
 class DeblurGroup(click.Group):
-    """A group that loads subcommands on demand and turns errors into exit codes."""
+    """A group that loads subcommands on demand and turns errors into exit codes.
+
+    Every error of a subcommand, usage errors included, is one line on stderr:
+    ``deblur: error: ...``.
+    """
 
     def list_commands(self, ctx):
         return [name for name in COMMANDS if self._available(name)]
@@ -74,6 +81,12 @@ class DeblurGroup(click.Group):
                 traceback.print_exc()
             click.echo("deblur: error: not enough memory; process a smaller image", err=True)
             ctx.exit(3)
+        except click.UsageError as e:
+            if isinstance(e, _HELP_INSTEAD):  # a group named without its command: Click shows its help
+                raise
+            where = f"; see '{e.ctx.command_path} --help'" if e.ctx is not None else ""
+            click.echo(f"deblur: error: {e.format_message().rstrip('.')}{where}", err=True)
+            ctx.exit(e.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as e:

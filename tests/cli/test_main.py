@@ -112,10 +112,25 @@ def test_existing_output_needs_overwrite(run, tmp_path, rgb_png):
     assert existing.read_bytes() == rgb_png.read_bytes() or existing.stat().st_size > 100
 
 
-def test_unknown_option_is_a_usage_error(run, rgb_png, tmp_path):
-    result = run("convert", rgb_png, "-o", tmp_path / "o.png", "--no-such-option")
-    assert result.exit_code == 2
-    assert "Traceback" not in result.stderr
+@pytest.mark.parametrize(
+    "args, fragment",
+    [(["convert", "IN", "-o", "OUT", "--no-such-option"], "No such option '--no-such-option'; see '"),
+     (["deconv", "IN", "-o", "OUT", "--motion", "15"], "Invalid value for '--motion': '15' is not LENGTH,ANGLE"),
+     (["upsample", "IN", "-o", "OUT", "--scale", "2", "--jobs", "0"], "0 is not in the range x>=1"),
+     (["convert", "IN", "-o", "OUT", "--bit-depth", "12"], "'12' is not a bit depth"),
+     (["deconv"], "Missing argument 'INPUTS...'; see '"),
+     (["no-such-command"], "No such command 'no-such-command'; see '")],
+)
+def test_usage_errors_are_one_line_exit_2(run, rgb_png, tmp_path, args, fragment):
+    out = tmp_path / "o.png"
+    result = run(*[{"IN": rgb_png, "OUT": out}.get(arg, arg) for arg in args])
+    assert_one_error(result, 2, fragment)
+    assert not out.exists()
+
+
+def test_a_group_named_without_its_command_shows_its_help(run):
+    result = run("psf")
+    assert result.exit_code == 2 and "Commands:" in result.output + result.stderr
 
 
 def test_debug_shows_the_traceback(run, tmp_path):
