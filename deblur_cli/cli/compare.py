@@ -8,46 +8,16 @@ from dataclasses import dataclass
 import click
 
 from ..choices import QUALITY_CHANNELS
-from .options import max_pixels_option, overwrite_option
+from .options import Number, max_pixels_option, overwrite_option
 
 _OK, _FAILED, _ERROR = "ok", "failed", "error"
 
-
-class _Number(click.ParamType):
-    """A number within its option's domain; anything else is a one-line usage error (exit 2).
-
-    Parameters
-    ----------
-    rule : str
-        The domain in words ("a finite number > 0"), quoted by the error.
-    accepts : callable
-        Whether a parsed number is in the domain (False for NaN unless said otherwise).
-    parse : type, optional
-        ``float`` or ``int``.
-    """
-
-    def __init__(self, rule, accepts, parse=float):
-        self.rule, self.accepts, self.parse = rule, accepts, parse
-        self.name = "integer" if parse is int else "float"
-
-    def convert(self, value, param, ctx):
-        from ..errors import ParameterError
-
-        try:
-            number = self.parse(value)
-        except (TypeError, ValueError):
-            number = None
-        if number is None or not self.accepts(number):
-            raise ParameterError(f"{max(param.opts, key=len)} must be {self.rule}, got {value}")
-        return number + 0  # -0.0 is 0
-
-
-_FINITE = _Number("a finite number", math.isfinite)
-_SSIM = _Number("a number from -1 to 1", lambda x: -1 <= x <= 1)
-_NOT_NEGATIVE = _Number("a finite number >= 0", lambda x: 0 <= x < math.inf)
-_POSITIVE = _Number("a finite number > 0", lambda x: 0 < x < math.inf)
-_COUNT = _Number("an integer >= 0", lambda n: n >= 0, int)
-_JOBS = _Number("an integer >= 1", lambda n: n >= 1, int)
+_FINITE = Number("a finite number", math.isfinite)
+_SSIM = Number("a number from -1 to 1", lambda x: -1 <= x <= 1)
+_NOT_NEGATIVE = Number("a finite number >= 0", lambda x: 0 <= x < math.inf)
+_POSITIVE = Number("a finite number > 0", lambda x: 0 < x < math.inf)
+_COUNT = Number("an integer >= 0", lambda n: n >= 0, int)
+_JOBS = Number("an integer >= 1", lambda n: n >= 1, int)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ __all__ = [
     "max_pixels_option",
     "verbose_option",
     "BitDepth",
-    "PositiveFloat",
+    "Number",
     "ReadFile",
 ]
 
@@ -31,19 +31,33 @@ class BitDepth(click.ParamType):
         self.fail(f"{value!r} is not a bit depth; use 8, 16 or float", param, ctx)
 
 
-class PositiveFloat(click.ParamType):
-    """A finite float > 0."""
+class Number(click.ParamType):
+    """A number within its option's domain; anything else is a one-line usage error (exit 2).
 
-    name = "float>0"
+    Parameters
+    ----------
+    rule : str
+        The domain in words ("a finite number > 0"), quoted by the error.
+    accepts : callable
+        Whether a parsed number is in the domain (False for NaN unless said otherwise).
+    parse : type, optional
+        ``float`` or ``int``.
+    """
+
+    def __init__(self, rule, accepts, parse=float):
+        self.rule, self.accepts, self.parse = rule, accepts, parse
+        self.name = "integer" if parse is int else "float"
 
     def convert(self, value, param, ctx):
+        from ..errors import ParameterError
+
         try:
-            number = float(value)
+            number = self.parse(value)
         except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not number > 0 or number == float("inf"):
-            self.fail(f"must be a finite number > 0, got {value}", param, ctx)
-        return number
+            number = None
+        if number is None or not self.accepts(number):
+            raise ParameterError(f"{max(param.opts, key=len)} must be {self.rule}, got {value}")
+        return number + 0  # -0.0 is 0
 
 
 class ReadFile(click.ParamType):
