@@ -300,8 +300,19 @@ def _check_report_path(options, pairs, reads):
         raise ParameterError("the image goes to stdout; write the report to a file, not '-'")
     if path and path != "-":
         report_format(path)
-        check_output_path(path, [item.path for item, _ in pairs], overwrite=True)
+        if _inside_out_dir(path, options) and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            _check_out_dir(os.path.dirname(os.path.abspath(path)))  # made with the outputs' directories
+        else:
+            check_output_path(path, [item.path for item, _ in pairs], overwrite=True)
         _refuse_replacing_reads([path], reads)
+
+
+def _inside_out_dir(path, options):
+    out_dir = options.get("out_dir")
+    if not out_dir:
+        return False
+    out_dir = os.path.abspath(out_dir)
+    return os.path.commonpath([out_dir, os.path.abspath(path)]) == out_dir
 
 
 def _reference_for(item, options):
@@ -450,4 +461,6 @@ def _write_reports(name, records, summary, options):
     if options.get("as_json") or path == "-":
         click.echo(report.to_json(name, records, summary))
     if path and path != "-":
+        if _inside_out_dir(path, options):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         report.write_report(path, name, records, summary)

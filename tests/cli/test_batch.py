@@ -245,3 +245,12 @@ def test_an_unusable_out_dir_is_refused_before_any_work(run, tmp_path, where):
     result = run("convert", inputs, "--out-dir", out_dir, "--format", "tif")
     assert_one_error(result, 3, "not a directory" if where != "read-only" else "permission denied")
     assert "done" not in result.stderr
+
+
+def test_a_report_may_go_into_the_out_dir_it_makes(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 3)
+    out_dir = tmp_path / "out"
+    result = run("convert", inputs, "--out-dir", out_dir, "--report", out_dir / "logs" / "report.json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads((out_dir / "logs" / "report.json").read_text())
+    assert document["summary"]["done"] == 3 and len(list(out_dir.glob("*.png"))) == 3
