@@ -237,6 +237,24 @@ def _plan(items, options, writes_images, default_suffix, reads):
     return pairs
 
 
+_CONFLICTS = (
+    ("overwrite", "skip_existing", "--overwrite replaces existing outputs, --skip-existing keeps them"),
+    ("quiet", "verbose", "--quiet prints nothing but errors, -v prints more"),
+    ("reference", "reference_dir", "--reference is one file for one input, --reference-dir pairs many"),
+    ("output", "suffix", "--suffix names outputs in --out-dir; -o names the file itself"),
+    ("output", "name_template", "--name names outputs in --out-dir; -o names the file itself"),
+)
+
+
+def _refuse_conflicts(options):
+    """Refuse two options that cannot both be meant."""
+    from ..errors import ParameterError
+
+    for first, second, why in _CONFLICTS:
+        if options.get(first) and options.get(second) is not None and options.get(second) is not False:
+            raise ParameterError(f"{why}: give one of them")
+
+
 def _check_out_dir(out_dir):
     """Refuse an --out-dir that is a file, or that cannot be created or written in."""
     from ..errors import OutputError
@@ -341,6 +359,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     from ..images import format_extension
 
     started = time.perf_counter()
+    _refuse_conflicts(options)
     items = expand_inputs(options["inputs"], recursive=options["recursive"])
     shard = parse_shard(options["shard"]) if options["shard"] else None
     if writes_images and options.get("reference") is not None and len(items) > 1:

@@ -254,3 +254,18 @@ def test_a_report_may_go_into_the_out_dir_it_makes(run, tmp_path):
     assert result.exit_code == 0, result.stderr
     document = json.loads((out_dir / "logs" / "report.json").read_text())
     assert document["summary"]["done"] == 3 and len(list(out_dir.glob("*.png"))) == 3
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--overwrite", "--skip-existing"], "--overwrite replaces existing outputs"),
+    (["-q", "-v"], "--quiet prints nothing but errors"),
+    (["--reference", "REF", "--reference-dir", "DIR"], "--reference is one file"),
+    (["--suffix", "_x"], "--suffix names outputs in --out-dir"),
+    (["--name", "{stem}.png"], "--name names outputs in --out-dir"),
+])
+def test_options_that_cannot_both_be_meant_are_refused(run, tmp_path, extra, fragment):
+    inputs = make_inputs(tmp_path / "in", 1)
+    out = tmp_path / "o.png"
+    extra = [{"REF": inputs / "img00.png", "DIR": inputs}.get(arg, arg) for arg in extra]
+    assert_one_error(run("convert", inputs / "img00.png", "-o", out, *extra), 2, fragment, "give one of them")
+    assert not out.exists()
