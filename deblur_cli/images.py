@@ -45,6 +45,7 @@ __all__ = [
     "write_image",
     "encode_image",
     "check_output_path",
+    "nearest_existing",
     "check_bit_depth",
     "format_extension",
     "atomic_write_bytes",
@@ -612,6 +613,23 @@ def _same_file(a, b):
         return os.path.abspath(a) == os.path.abspath(b)
 
 
+def nearest_existing(path):
+    """``path`` made absolute, or its nearest parent that exists.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+    """
+    existing = os.path.abspath(path)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    return existing
+
+
 def check_output_path(path, inputs=(), *, overwrite=False):
     """Refuse an output path before any work is done.
 
@@ -642,9 +660,7 @@ def check_output_path(path, inputs=(), *, overwrite=False):
         raise OutputError("output exists; pass --overwrite to replace it", path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        existing = directory
-        while not os.path.lexists(existing):
-            existing = os.path.dirname(existing)
+        existing = nearest_existing(directory)
         if not os.path.isdir(existing):
             raise OutputError(f"{existing} is not a directory; choose an output path inside a directory", path)
         raise OutputError(f"output directory {directory} does not exist; create it first", path)

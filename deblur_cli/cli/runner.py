@@ -258,10 +258,9 @@ def _refuse_conflicts(options):
 def _check_out_dir(out_dir):
     """Refuse an --out-dir that is a file, or that cannot be created or written in."""
     from ..errors import OutputError
+    from ..images import nearest_existing
 
-    existing = os.path.abspath(out_dir)
-    while not os.path.lexists(existing):
-        existing = os.path.dirname(existing)
+    existing = nearest_existing(out_dir)
     if not os.path.isdir(existing):
         where = "--out-dir is a file" if existing == os.path.abspath(out_dir) else f"{existing} is a file"
         raise OutputError(f"{where}, not a directory; choose another --out-dir", out_dir)
