@@ -767,7 +767,14 @@ def _write_stdout(data):
     if sys.stdout is None:  # started with standard output closed (`>&-`)
         raise OutputError("standard output is closed; write to a file with -o FILE, or redirect it")
     try:
-        sys.stdout.buffer.write(data)
+        # A large write goes straight to the pipe and may return a count short of the data
+        # when the reader leaves; the next write then raises BrokenPipeError.
+        rest = memoryview(data)
+        while rest:
+            written = sys.stdout.buffer.write(rest)
+            if not written:
+                raise BrokenPipeError
+            rest = rest[written:]
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         raise OutputError(

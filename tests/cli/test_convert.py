@@ -134,13 +134,16 @@ def test_closed_stdout_is_one_error_line(tmp_path, rgb_png):
     assert_one_stderr_line(process, 3, "standard output is closed")
 
 
-def test_reader_closing_the_pipe_is_one_error_line(tmp_path):
+@pytest.mark.parametrize("read_first", [0, 10])
+def test_reader_closing_the_pipe_is_one_error_line(tmp_path, read_first):
     big = np.random.default_rng(10).integers(0, 256, (256, 256, 3), dtype=np.uint8)  # more than a pipe holds
     cv2.imwrite(str(tmp_path / "big.png"), big)
     command = [sys.executable, "-m", "deblur_cli", "convert", "big.png", "-o", "-"]
-    with subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
-        process.stdout.close()  # the reader goes before the first byte: every write meets a broken pipe
-        error = process.stderr.read()
+    with subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        # The reader goes before the first byte, or after a few (the first write then comes back short).
+        process.stdout.read(read_first)
+        process.stdout.close()
+        error = process.stderr.read().decode()
         assert process.wait(timeout=60) == 3
     lines = error.splitlines()
     assert len(lines) == 1 and lines[0].startswith("deblur: error: ") and "broken pipe" in lines[0], error
