@@ -298,13 +298,30 @@ def prepare_workers(modules):
     """
     context = _context()
     if context.get_start_method() == "forkserver":
-        import multiprocessing.forkserver
-
         context.set_forkserver_preload(list(modules))
         try:
-            multiprocessing.forkserver.ensure_running()
+            _start_forkserver()
         except OSError:
             pass  # run_parallel tries again, and says what is wrong if workers cannot start
+
+
+def _start_forkserver():
+    """Start the forkserver (if it is not running) with SIGINT ignored from its first instruction.
+
+    The main process decides what Ctrl-C stops. The forkserver ignores SIGINT only once
+    its imports are done, so a Ctrl-C to the process group during them would print their
+    traceback; a disposition of SIG_IGN is inherited through exec, and Python keeps it.
+    """
+    import multiprocessing.forkserver
+    import threading
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
 
 
 
@@ -436,6 +453,8 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
                     workers.remove(worker)
             while len(workers) < jobs and pending:
                 try:
+                    if context.get_start_method() == "forkserver":
+                        _start_forkserver()  # before the first worker, so that it ignores Ctrl-C throughout
                     workers.append(_Worker(context, function, threads))
                 except OSError as e:
                     raise DeblurError(f"cannot start a worker process ({e.strerror or e}); try --jobs 1") from None

@@ -242,3 +242,18 @@ def test_workers_that_cannot_start_give_one_clear_error(monkeypatch):
     monkeypatch.setattr(batch._Worker, "__init__", refuse)
     with pytest.raises(DeblurError, match=r"cannot start a worker process \(Connection refused\); try --jobs 1"):
         run_parallel(process_id, range(3), jobs=2, on_result=lambda *_: None)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_forkserver_ignores_ctrl_c_from_its_start():
+    # A Ctrl-C to the process group while it imports would print their traceback.
+    script = (
+        "import multiprocessing.forkserver as f\n"
+        "from deblur_cli.batch import prepare_workers, run_parallel\n"
+        "prepare_workers(['numpy'])  # returns before the forkserver's own imports are done\n"
+        "status = open(f'/proc/{f._forkserver._forkserver_pid}/status').read()\n"
+        "print(int(status.split('SigIgn:')[1].split()[0], 16) >> 1 & 1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
