@@ -30,6 +30,7 @@ COMMANDS = {
 }
 
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell tool whose reader has gone ends: quietly
 
 # Click >= 8.2 raises this for a group named without a command (its help, exit 2).
 _HELP_INSTEAD = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -70,9 +71,9 @@ class DeblurGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"deblur: error: {e}", err=True)
             ctx.exit(e.exit_code)
-        except BrokenPipeError:  # the reader of stdout has gone (`deblur estimate dir/ | head`)
+        except BrokenPipeError:  # the reader of printed results has gone (`deblur estimate dir/ | head`)
             sys.stdout = open(os.devnull, "w")
-            ctx.exit(1)
+            ctx.exit(EXIT_BROKEN_PIPE)
         except KeyboardInterrupt:
             click.echo("deblur: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)

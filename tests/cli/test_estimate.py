@@ -110,3 +110,21 @@ def test_report_on_stdout_is_only_json(run):
     result = run("estimate", sample, "--report", "-")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["records"][0]["parameters"]["kind"] == "defocus"
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly_with_141(tmp_path):
+    import subprocess
+    import sys
+
+    import cv2
+
+    rng = np.random.default_rng(4)
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / f"i{i}.png"), cv2.GaussianBlur(rng.integers(0, 256, (64, 64), dtype=np.uint8), (0, 0), 2))
+    command = [sys.executable, "-m", "deblur_cli", "estimate", str(tmp_path), "--jobs", "1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.readline()
+        process.stdout.close()  # as `| head -1` does
+        error = process.stderr.read()
+        assert process.wait(timeout=120) == 141
+    assert error == b""
