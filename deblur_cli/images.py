@@ -46,6 +46,7 @@ __all__ = [
     "encode_image",
     "check_output_path",
     "nearest_existing",
+    "make_output_directory",
     "check_bit_depth",
     "format_extension",
     "atomic_write_bytes",
@@ -628,6 +629,33 @@ def nearest_existing(path):
     while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
     return existing
+
+
+def make_output_directory(directory, option):
+    """Create a directory outputs go into (and its parents), before any work.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The directory; it may exist.
+    option : str
+        The option that named it, for the error message (``--out-dir``).
+
+    Raises
+    ------
+    OutputError
+        It, or a parent, is a file; or it cannot be created or written in.
+    """
+    existing = nearest_existing(directory)
+    if not os.path.isdir(existing):
+        where = f"{option} is a file" if existing == os.path.abspath(directory) else f"{existing} is a file"
+        raise OutputError(f"{where}, not a directory; choose another {option}", str(directory))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {option}: {e.strerror or e}; choose another {option}", str(directory)) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write in {option}: permission denied; choose another {option}", str(directory))
 
 
 def check_output_path(path, inputs=(), *, overwrite=False):

@@ -106,7 +106,7 @@ def _directory_pairs(a, b, diff_dir):
 
 def _plan(a, b, diff_path, overwrite):
     from ..errors import InputError, OutputError, ParameterError
-    from ..images import check_output_path, format_extension
+    from ..images import check_output_path, format_extension, make_output_directory
 
     a_dir, b_dir = os.path.isdir(a), os.path.isdir(b)
     if a_dir != b_dir:
@@ -127,6 +127,8 @@ def _plan(a, b, diff_path, overwrite):
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise OutputError(f"diff image exists{more}; pass --overwrite to replace", existing[0])
+    if diff_path is not None:
+        make_output_directory(diff_path, "--diff")
     return pairs
 
 
@@ -142,11 +144,11 @@ def _heat_map(fraction):
 def _write_diff(path, reference, image, settings):
     import numpy as np
 
-    from ..images import Image, write_image
+    from ..images import Image, make_output_directory, write_image
     from ..metrics import abs_diff_map
 
     heat = _heat_map(abs_diff_map(reference, image, data_range=settings.data_range, gain=settings.diff_gain))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    make_output_directory(os.path.dirname(os.path.abspath(path)), "--diff")
     write_image(path, Image(heat.astype(np.float32) / np.float32(255)), overwrite=settings.overwrite)
 
 

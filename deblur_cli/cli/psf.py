@@ -90,6 +90,8 @@ def make_psf(motion=None, defocus=None, gaussian=None, psf_file=None, psf_center
                                               ("--gaussian", gaussian), ("--psf", psf_file)) if value is not None}
     if len(given) > 1:
         raise ParameterError(f"give one PSF, got {' and '.join(given)}; choose one of {PSF_OPTIONS}")
+    if psf_center != "none" and psf_file is None:
+        raise ParameterError("--psf-center moves a kernel read with --psf FILE; drop it, or give --psf")
     if not given:
         return None
     if motion is not None:

@@ -223,7 +223,6 @@ def _plan(items, options, writes_images, default_suffix, reads):
         raise ParameterError("say where to write: -o FILE for one input, or --out-dir DIR")
     if items[0].path == "-":
         raise ParameterError("standard input needs -o FILE (or '-' for stdout)")
-    _check_out_dir(out_dir)
     extension = FORMATS[options["fmt"].lower()].lstrip(".") if options["fmt"] else None
     suffix = default_suffix if options["suffix"] is None else options["suffix"]
     pairs = [
@@ -253,19 +252,6 @@ def _refuse_conflicts(options):
     for first, second, why in _CONFLICTS:
         if options.get(first) and options.get(second) is not None and options.get(second) is not False:
             raise ParameterError(f"{why}: give one of them")
-
-
-def _check_out_dir(out_dir):
-    """Refuse an --out-dir that is a file, or that cannot be created or written in."""
-    from ..errors import OutputError
-    from ..images import nearest_existing
-
-    existing = nearest_existing(out_dir)
-    if not os.path.isdir(existing):
-        where = "--out-dir is a file" if existing == os.path.abspath(out_dir) else f"{existing} is a file"
-        raise OutputError(f"{where}, not a directory; choose another --out-dir", out_dir)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write in {existing}: permission denied; choose another --out-dir", out_dir)
 
 
 def _files_read(items, options):
@@ -317,10 +303,8 @@ def _check_report_path(options, pairs, reads):
         raise ParameterError("the image goes to stdout; write the report to a file, not '-'")
     if path and path != "-":
         report_format(path)
-        if _inside_out_dir(path, options) and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            _check_out_dir(os.path.dirname(os.path.abspath(path)))  # made with the outputs' directories
-        else:
-            check_output_path(path, [item.path for item, _ in pairs], overwrite=True)
+        if not (_inside_out_dir(path, options) and not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
+            check_output_path(path, [item.path for item, _ in pairs], overwrite=True)  # else made with --out-dir
         _refuse_replacing_reads([path], reads)
 
 
@@ -371,6 +355,13 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     if writes_images:
         _refuse_existing(pairs, options)
     _check_report_path(options, pairs, reads)
+    if writes_images and options["out_dir"] is not None:
+        from ..images import make_output_directory
+
+        make_output_directory(options["out_dir"], "--out-dir")
+        report_path = options.get("report_path")
+        if report_path not in (None, "-") and _inside_out_dir(report_path, options):
+            make_output_directory(os.path.dirname(os.path.abspath(report_path)), "--report's directory")
     quiet, verbose = options["quiet"], options["verbose"]
     debug = click.get_current_context().find_root().params.get("debug", False)
     batch = len(pairs) > 1
@@ -479,6 +470,4 @@ def _write_reports(name, records, summary, options):
     if options.get("as_json") or path == "-":
         click.echo(report.to_json(name, records, summary))
     if path and path != "-":
-        if _inside_out_dir(path, options):
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         report.write_report(path, name, records, summary)

@@ -230,10 +230,16 @@ def test_a_parallel_batch_prepares_its_workers_first(run, tmp_path, monkeypatch,
         assert {"deblur_cli.cli.runner", "deblur_cli.images", "deblur_cli.deconv", "scipy.fft"} <= set(calls[0])
 
 
-@pytest.mark.parametrize("where", ["a file", "under a file", "read-only"])
+@pytest.mark.parametrize("where", ["a file", "under a file", "read-only", "not creatable"])
 def test_an_unusable_out_dir_is_refused_before_any_work(run, tmp_path, where):
     inputs = make_inputs(tmp_path / "in", 2)
     blocker = tmp_path / "blocker"
+    if where == "not creatable":
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("needs /proc, where no directory can be made")
+        result = run("convert", inputs, "--out-dir", "/proc/self/deblur-out", "--format", "tif")
+        assert_one_error(result, 3, "cannot create --out-dir")
+        return
     if where == "read-only":
         if os.geteuid() == 0:
             pytest.skip("root writes in read-only directories")

@@ -429,3 +429,11 @@ def test_diff_directory_inside_a_compared_directory_is_refused(run, trees):
 def test_a_missing_directory_exits_3(run, trees, tmp_path):
     expected, _ = trees
     assert_one_error(run("compare", expected, tmp_path / "nowhere"), 3, "nowhere", "no such directory")
+
+
+def test_a_diff_directory_under_a_file_is_refused_before_measuring(run, trees, tmp_path):
+    expected, actual = trees
+    (tmp_path / "afile").write_bytes(b"x")
+    result = run("compare", expected, actual, "--diff", tmp_path / "afile" / "sub")
+    assert_one_error(result, 3, "afile is a file, not a directory; choose another --diff")
+    assert result.stdout == ""
