@@ -44,4 +44,4 @@ def command(kind, as_json, report_path, **_):
       deblur estimate blurred.png
       deblur estimate photos/ --json > blur.json
     """
-    return Task(process, {"kind": kind, "detail": bool(as_json or report_path)})
+    return Task(process, {"kind": kind, "detail": bool(as_json or report_path)}, shown=_SUMMARY)

@@ -53,12 +53,16 @@ class Task:
         Also call ``process`` with ``relpath=``: the input's name relative to the
         directory or glob it came from (a file given by name: its base name), the
         same whatever ``--jobs``, ``--shard`` or where the tree is mounted.
+    shown : tuple of str or None
+        Keys of ``info`` that the one line printed per image shows (all when None);
+        reports record every key.
     """
 
     process: object
     params: dict = field(default_factory=dict)
     announce: bool = False
     pass_relpath: bool = False
+    shown: tuple = None
 
 
 @dataclass(frozen=True)
@@ -395,7 +399,9 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         while printed[0] in finished:
             record = records[printed[0]]
             if record["status"] == "done" and not (options.get("as_json") or options.get("report_path") == "-"):
-                click.echo(f"{record['input']}: {_format_info(record['parameters'])}")
+                shown = {key: value for key, value in record["parameters"].items()
+                         if task.shown is None or key in task.shown}
+                click.echo(f"{record['input']}: {_format_info(shown)}")
             printed[0] += 1
 
     def on_result(position, value, error, seconds):

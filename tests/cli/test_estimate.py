@@ -128,3 +128,15 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly_with_141(tmp_path)
         error = process.stderr.read()
         assert process.wait(timeout=120) == 141
     assert error == b""
+
+
+def test_a_report_does_not_change_the_printed_lines(run, tmp_path):
+    import cv2
+
+    path = tmp_path / "i.png"
+    cv2.imwrite(str(path), cv2.GaussianBlur(np.random.default_rng(5).integers(0, 256, (96, 96), dtype=np.uint8), (0, 0), 2))
+    plain = run("estimate", path)
+    reported = run("estimate", path, "--report", tmp_path / "r.json")
+    assert plain.exit_code == reported.exit_code == 0
+    assert reported.stdout == plain.stdout and "scores" not in plain.stdout
+    assert "scores" in (tmp_path / "r.json").read_text()
