@@ -454,7 +454,7 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
             while len(workers) < jobs and pending:
                 try:
                     if context.get_start_method() == "forkserver":
-                        _start_forkserver()  # before the first worker, so that it ignores Ctrl-C throughout
+                        _start_forkserver()  # ignoring Ctrl-C from its start; restarted if it has died
                     workers.append(_Worker(context, function, threads))
                 except OSError as e:
                     raise DeblurError(f"cannot start a worker process ({e.strerror or e}); try --jobs 1") from None
