@@ -1,7 +1,8 @@
 """Exception hierarchy; every class carries the process exit code the CLI uses for it.
 
 Exit codes (README, DESIGN.md section 5): 0 success, 1 a check failed, 2 usage
-error, 3 input or output error, 130 interrupted.
+error, 3 input or output error, 130 interrupted, 141 the reader of printed results
+went away.
 """
 
 __all__ = [

@@ -62,6 +62,15 @@ class DeblurGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:  # the group's own options: `deblur --nosuch`
+            if isinstance(e, _HELP_INSTEAD):
+                raise
+            _usage_error(e, info_name)
+            raise click.exceptions.Exit(e.exit_code) from None
+
     def invoke(self, ctx):
         debug = ctx.params.get("debug", False)
         try:
@@ -85,8 +94,9 @@ class DeblurGroup(click.Group):
         except click.UsageError as e:
             if isinstance(e, _HELP_INSTEAD):  # a group named without its command: Click shows its help
                 raise
-            where = f"; see '{e.ctx.command_path} --help'" if e.ctx is not None else ""
-            click.echo(f"deblur: error: {e.format_message().rstrip('.')}{where}", err=True)
+            # Click's parser leaves the context out of some errors ("Option '-o' requires an argument").
+            path = ctx.command_path + (f" {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "")
+            _usage_error(e, e.ctx.command_path if e.ctx is not None else path)
             ctx.exit(e.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -100,6 +110,13 @@ class DeblurGroup(click.Group):
             ctx.exit(3)
 
 
+def _usage_error(error, command_path):
+    """Say a usage error in one line on stderr, pointing to the help of ``command_path``."""
+    message = error.format_message().rstrip(".")
+    joint = " See" if message.endswith("?") else "; see"  # "... Did you mean '--nsr'? See ..."
+    click.echo(f"deblur: error: {message}{joint} '{command_path} --help'", err=True)
+
+
 @click.group(cls=DeblurGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="deblur")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
@@ -107,7 +124,8 @@ def cli(debug):
     """Deblur, upsample and compare images.
 
     Exit codes: 0 success, 1 a check failed (or some files of a batch failed),
-    2 usage error, 3 input or output error, 130 interrupted.
+    2 usage error, 3 input or output error, 130 interrupted, 141 the reader of
+    the printed results went away.
     """
 
 

@@ -119,7 +119,10 @@ def test_existing_output_needs_overwrite(run, tmp_path, rgb_png):
      (["upsample", "IN", "-o", "OUT", "--scale", "2", "--jobs", "0"], "0 is not in the range x>=1"),
      (["convert", "IN", "-o", "OUT", "--bit-depth", "12"], "'12' is not a bit depth"),
      (["deconv"], "Missing argument 'INPUTS...'; see '"),
-     (["no-such-command"], "No such command 'no-such-command'; see '")],
+     (["no-such-command"], "No such command 'no-such-command'; see '"),
+     (["--no-such-option"], "No such option '--no-such-option'; see '"),
+     (["deconv", "IN", "-o"], "Option '-o' requires an argument; see '"),
+     (["deconv", "IN", "-o", "OUT", "--nosuch", "1"], "Did you mean '--nsr'? See '")],
 )
 def test_usage_errors_are_one_line_exit_2(run, rgb_png, tmp_path, args, fragment):
     out = tmp_path / "o.png"
