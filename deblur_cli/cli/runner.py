@@ -416,7 +416,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         else:
             if error.path is None:
                 error.path = job.input
-            record.update(status="failed", error=error.message)
+            record.update(status="failed", error=error.message, output=None)  # nothing was written
             failures.append(error)
             if debug and getattr(error, "details", None):
                 click.echo(error.details, err=True, nl=False)
@@ -443,7 +443,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
                     remove_partial_writes(job.output)
     for record in records:  # left when --fail-fast stopped the run
         if record["status"] == "pending":
-            record["status"] = "not run"
+            record.update(status="not run", output=None)
     statuses = [record["status"] for record in records]
     summary = {
         "total": len(records),

@@ -38,6 +38,9 @@ def test_corrupt_files_fail_alone_and_the_batch_goes_on(run, tmp_path):
     assert [r["status"] for r in records].count("failed") == 3
     assert {os.path.basename(r["input"]) for r in records if r["status"] == "failed"} == {
         "img04.png", "img11.png", "img29.png"}
+    # A record's output is the file written: none for a failure.
+    assert all(os.path.isfile(r["output"]) for r in records if r["status"] == "done")
+    assert all(r["output"] is None for r in records if r["status"] == "failed")
 
 
 def test_skip_existing_processes_only_the_rest(run, tmp_path):
@@ -144,6 +147,7 @@ def test_fail_fast_records_what_did_not_run(run, tmp_path):
     document = json.loads(report.read_text())
     assert [r["status"] for r in document["records"]] == ["done", "failed", "not run", "not run", "not run"]
     assert document["summary"]["not_run"] == 3
+    assert [r["output"] is None for r in document["records"]] == [False, True, True, True, True]
 
 
 @pytest.mark.parametrize("report, code", [("nowhere/r.json", 3), ("r.txt", 2)])
