@@ -4,8 +4,12 @@ from .runner import Task, image_command
 
 
 def process(image):
-    """Return the image unchanged: the runner writes it in the requested form."""
-    return image, {"size": f"{image.shape[1]}x{image.shape[0]}", "bit_depth": image.bit_depth}
+    """Return the image unchanged: the runner writes it in the requested form.
+
+    The record names the input's bit depth; the file written has the one that
+    ``--bit-depth`` and the format give.
+    """
+    return image, {"size": f"{image.shape[1]}x{image.shape[0]}", "input_bit_depth": image.bit_depth}
 
 
 @image_command(writes_images=True, default_suffix="")

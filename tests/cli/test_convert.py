@@ -29,6 +29,16 @@ def test_bit_depth_eight_scales_and_rounds(run, tmp_path):
                                   np.rint(array / 257).astype(np.uint8))
 
 
+def test_float_tiff_becomes_sixteen_bit_png_and_verbose_names_the_input_depth(run, tmp_path):
+    array = np.array([[0.0, 0.25, 1.0, 2.0]], np.float32)
+    tifffile.imwrite(tmp_path / "in.tif", array)
+    result = run("convert", tmp_path / "in.tif", "-o", tmp_path / "out.png", "-v")
+    assert result.exit_code == 0
+    assert "input_bit_depth=float" in result.stderr
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED),
+                                  np.array([[0, 16384, 65535, 65535]], np.uint16))
+
+
 @pytest.mark.parametrize("output, depth", [("out.jpg", "16"), ("out.png", "float")])
 def test_impossible_bit_depth_is_refused_before_work(run, tmp_path, rgb_png, output, depth):
     result = run("convert", rgb_png, "-o", tmp_path / output, "--bit-depth", depth)
