@@ -427,10 +427,10 @@ def estimate_psf(pixels, kind=None):
     -------
     psf : ndarray of float32
         The kernel of the estimated blur (:func:`.psf.motion`, :func:`.psf.defocus`
-        or :func:`.psf.gaussian`). When no blur is identified (kind "none") the
-        fallback is the 1x1 identity kernel: deconvolution then leaves the image
-        as it is, apart from the Wiener filter's light denoising, rather than
-        inventing a blur.
+        or :func:`.psf.gaussian`). When no blur is identified (kind "none"), the
+        1x1 identity kernel rather than an invented blur; ``deblur deconv`` then
+        leaves the image as it is (Wiener with it would scale the image by
+        1 / (1 + NSR)).
     info : dict
         The result of :func:`estimate_blur`.
     """

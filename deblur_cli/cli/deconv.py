@@ -12,7 +12,8 @@ def process(image, *, psf, psf_info, nsr, reg, boundary, psf_kind=None):
 
     ``psf=None`` estimates the PSF from the image itself (``--psf auto``); the
     estimate (kind, parameters, confidence, noise) is recorded as ``psf``. When no
-    blur is identified the identity kernel is used and the image is left as it is.
+    blur is identified the image is returned as it is, with ``nsr_source`` "none":
+    even with the identity kernel, Wiener would scale it by 1 / (1 + NSR).
     """
     from ..deconv import wiener
 
@@ -22,6 +23,8 @@ def process(image, *, psf, psf_info, nsr, reg, boundary, psf_kind=None):
         psf, found = estimate_psf(image.pixels, psf_kind)
         psf_info = {"source": "estimated", **{k: v for k, v in found.items() if k not in ("scores", "candidates")},
                     "size": f"{psf.shape[1]}x{psf.shape[0]}"}
+        if found["kind"] == "none":
+            return image, {"psf": psf_info, "nsr": None, "nsr_source": "none", "reg": reg, "boundary": boundary}
     pixels, used = wiener(image.pixels, psf, nsr, reg=reg, boundary=boundary, return_nsr=True)
     info = {"psf": psf_info, "nsr": used, "nsr_source": "gcv" if nsr == "auto" else "given",
             "reg": reg, "boundary": boundary}

@@ -147,3 +147,16 @@ def test_quiet_silences_the_estimated_psf(run, tmp_path):
     sample = ROOT / "sample_images" / "blurred" / "astronaut_motion15_30.png"
     result = run("deconv", sample, "-o", tmp_path / "sharp.png", "--quiet")
     assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_an_image_with_no_blur_found_is_written_unchanged(run, tmp_path):
+    # camera.png is sharp: the estimate finds no blur. Wiener with the identity kernel would
+    # still scale it by 1 / (1 + NSR), darkening it by 9% at NSR 0.1.
+    sample = ROOT / "sample_images" / "camera.png"
+    out, report = tmp_path / "out.png", tmp_path / "report.json"
+    result = run("deconv", sample, "-o", out, "--nsr", "0.1", "--report", report)
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED),
+                                  cv2.imread(str(sample), cv2.IMREAD_UNCHANGED))
+    parameters = json.loads(report.read_text())["records"][0]["parameters"]
+    assert (parameters["psf"]["kind"], parameters["nsr"], parameters["nsr_source"]) == ("none", None, "none")
