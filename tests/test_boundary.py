@@ -8,6 +8,8 @@ from deblur_cli.boundary import edgetaper, extend
 from deblur_cli.errors import InputError, ParameterError
 from deblur_cli.psf import defocus, gaussian, motion
 
+from .reference import matlab_edgetaper
+
 
 @pytest.fixture
 def image():
@@ -49,18 +51,18 @@ def test_reflect_margin_fades_to_the_mean_of_the_edges(image):
     np.testing.assert_allclose(canvas[middle_row, cols], np.broadcast_to(np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).mean(axis=0), (70, 3)), atol=0.02)
 
 
-def test_edgetaper_edges_are_the_circular_blur_and_the_centre_is_untouched(image):
-    kernel = gaussian(2)
-    tapered = edgetaper(image, kernel)
-    circular = np.stack(
-        [scipy.ndimage.convolve(image[..., c].astype(np.float64), kernel.astype(np.float64), mode="wrap") for c in range(3)],
-        axis=2,
-    )
-    low, high = image.min(), image.max()
-    np.testing.assert_allclose(tapered[0], np.clip(circular[0], low, high), atol=1e-5)
-    np.testing.assert_allclose(tapered[:, -1], np.clip(circular[:, -1], low, high), atol=1e-5)
-    reach = kernel.shape[0]
-    np.testing.assert_allclose(tapered[reach:-reach, reach:-reach], image[reach:-reach, reach:-reach], atol=1e-5)
+L_SHAPE = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 1]], np.float32) / 5
+
+
+SIGNED = np.array([[0, -0.2, 0], [-0.2, 1.8, -0.2], [0, -0.2, 0]], np.float32)  # overshoots: the result is clipped
+
+
+@pytest.mark.parametrize("kernel", [gaussian(2), motion(9, 30), motion(9, 0), L_SHAPE, SIGNED],
+                         ids=["gaussian", "motion", "row", "L", "signed"])
+@pytest.mark.parametrize("grey", [False, True])
+def test_edgetaper_is_matlabs(image, kernel, grey):
+    pixels = image[..., 1] if grey else image
+    np.testing.assert_allclose(edgetaper(pixels, kernel), matlab_edgetaper(pixels, kernel), atol=2e-6)
 
 
 def test_edgetaper_of_a_one_row_kernel_only_tapers_left_and_right(image):

@@ -11,6 +11,8 @@ from deblur_cli.deconv import laplacian_otf, laplacian_power, wiener
 from deblur_cli.errors import InputError, ParameterError
 from deblur_cli.psf import defocus, gaussian, motion
 
+from .reference import circular_blur, photo
+
 L_SHAPE = np.zeros((9, 9), np.float32)
 L_SHAPE[1:8, 2] = 1  # a vertical bar ...
 L_SHAPE[7, 2:8] = 1  # ... and a horizontal foot: no symmetry at all
@@ -34,34 +36,14 @@ def _scene(shape, seed=0):
     return scene.astype(np.float32)
 
 
-def _photo(shape, seed=0):
-    """A crop of scikit-image's camera (grey) or astronaut (RGB) photograph, in [0, 1]."""
-    from skimage import data
-
-    source = data.camera() if len(shape) == 2 else data.astronaut()
-    top, left = 60 + 37 * seed % 200, 120 + 53 * seed % 200
-    return (source[top : top + shape[0], left : left + shape[1]] / 255).astype(np.float32)
-
-
-def _circular_blur(image, kernel):
-    axes = (0, 1)
-    padded = np.zeros(image.shape[:2])
-    padded[: kernel.shape[0], : kernel.shape[1]] = kernel
-    padded = np.roll(padded, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), axis=axes)
-    otf = np.fft.fft2(padded)
-    if image.ndim == 3:
-        otf = otf[..., None]
-    return np.real(np.fft.ifft2(np.fft.fft2(image, axes=axes) * otf, axes=axes)), otf
-
-
 def _closed_form(blurred, kernel, nsr, reg_power=1.0):
-    _, otf = _circular_blur(blurred, kernel)
+    _, otf = circular_blur(blurred, kernel)
     spectrum = np.fft.fft2(blurred, axes=(0, 1))
     return np.real(np.fft.ifft2(np.conj(otf) * spectrum / (np.abs(otf) ** 2 + nsr * reg_power), axes=(0, 1)))
 
 
 EVEN = np.random.default_rng(5).random((4, 6)).astype(np.float32)
-EVEN /= EVEN.sum()  # even sides: MATLAB's psf2otf rolls by -floor(k / 2), as _circular_blur does
+EVEN /= EVEN.sum()  # even sides: MATLAB's psf2otf rolls by -floor(k / 2), as circular_blur does
 
 
 @pytest.mark.parametrize("kernel", [motion(11, 30), defocus(3), L_SHAPE, EVEN])
@@ -105,16 +87,16 @@ def test_laplacian_regulariser_is_the_closed_formula():
 @given(st.integers(0, 10_000), st.floats(0.4, 0.8), st.sampled_from([(32, 40), (33, 31), (24, 24, 3)]))
 def test_noise_free_circular_blur_is_inverted(seed, sigma, shape):
     truth = np.random.default_rng(seed).random(shape).astype(np.float32)
-    blurred, _ = _circular_blur(truth.astype(np.float64), gaussian(sigma))
+    blurred, _ = circular_blur(truth.astype(np.float64), gaussian(sigma))
     restored = wiener(blurred.astype(np.float32), gaussian(sigma), 1e-8, boundary="periodic")
     assert _psnr(truth, restored) > 50
 
 
 @pytest.mark.parametrize("boundary", ["reflect", "periodic", "edgetaper"])
 def test_asymmetric_psf_restores_without_shift(boundary):
-    truth = _photo((96, 96))
+    truth = photo((96, 96))
     if boundary == "periodic":  # the periodic model holds for a circular blur only
-        blurred = _circular_blur(truth, L_SHAPE)[0].astype(np.float32)
+        blurred = circular_blur(truth, L_SHAPE)[0].astype(np.float32)
     else:
         blurred = blur(truth, L_SHAPE, noise_sigma=0.001, seed=3)
     restored = wiener(blurred, L_SHAPE, 1e-3, boundary=boundary)
@@ -130,7 +112,7 @@ def test_asymmetric_psf_restores_without_shift(boundary):
 @pytest.mark.parametrize("kernel", [motion(15, 30), defocus(4), gaussian(2)])
 def test_reflect_beats_periodic_on_camera_like_borders(kernel):
     # Blur a larger scene and keep its centre: the borders hold light from outside the frame.
-    scene = _photo((140, 140, 3), seed=4)
+    scene = photo((140, 140, 3), top=208, left=132)
     blurred = blur(scene, kernel, noise_sigma=0.002, seed=5)[20:-20, 20:-20]
     truth = scene[20:-20, 20:-20]
     reflect = _psnr(truth, np.clip(wiener(blurred, kernel, 3e-3), 0, 1))

@@ -12,13 +12,7 @@ from deblur_cli.estimate import estimate_blur, estimate_psf, gcv_nsr, noise_sigm
 from deblur_cli.estimate_blind import radial_transfer
 from deblur_cli.psf import defocus, gaussian, motion
 
-
-def _photo(shape, top=60, left=120):
-    """A crop of scikit-image's camera (grey) or astronaut (RGB) photograph, in [0, 1]."""
-    from skimage import data
-
-    source = data.camera() if len(shape) == 2 else data.astronaut()
-    return (source[top : top + shape[0], left : left + shape[1]] / 255).astype(np.float32)
+from .reference import circular_blur, matlab_psf2otf, photo
 
 
 def _smooth(shape, seed=0):
@@ -41,7 +35,7 @@ def test_noise_sigma_recovers_known_sigma_on_a_smooth_image(sigma):
 
 def test_noise_sigma_on_a_blurred_photograph_matches_the_noise_added():
     rng = np.random.default_rng(2)
-    blurred = scipy.ndimage.gaussian_filter(_photo((256, 256)), 2.0)
+    blurred = scipy.ndimage.gaussian_filter(photo((256, 256)), 2.0)
     for sigma in (0.005, 0.02):
         noisy = blurred + rng.normal(0, sigma, blurred.shape).astype(np.float32)
         assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.05)
@@ -110,13 +104,10 @@ def test_gcv_finds_the_noise_to_prior_ratio_of_a_synthetic_spectrum():
 
 def _periodic_case(kernel_shape=(1, 15), bsnr=30, seed=7):
     """Camera crop circularly blurred by a horizontal box, noise at the given BSNR."""
-    image = _photo((256, 256)).astype(np.float64)
+    image = photo((256, 256)).astype(np.float64)
     kernel = np.ones(kernel_shape) / np.prod(kernel_shape)
-    padded = np.zeros(image.shape)
-    padded[: kernel.shape[0], : kernel.shape[1]] = kernel
-    padded = np.roll(padded, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), axis=(0, 1))
-    otf = np.fft.rfft2(padded)
-    blurred = np.fft.irfft2(np.fft.rfft2(image) * otf, s=image.shape)
+    blurred, otf = circular_blur(image, kernel)
+    otf = otf[:, : image.shape[1] // 2 + 1]  # the rfft2 grid
     sigma = np.sqrt(blurred.var() / 10 ** (bsnr / 10))
     observed = blurred + np.random.default_rng(seed).normal(0, sigma, image.shape)
     return image, observed, otf
@@ -181,7 +172,7 @@ def test_gcv_rejects_mismatched_or_invalid_input():
 
 def _blurred(kernel, *, shape=(256, 256), bsnr=30, seed=0):
     """A photograph crop blurred by the forward model, noise at the given BSNR, 8-bit."""
-    sharp = _photo(shape)
+    sharp = photo(shape)
     blurred = blur(sharp, kernel)
     sigma = float(np.sqrt(blurred.var() / 10 ** (bsnr / 10)))
     noisy = blurred + np.random.default_rng(seed).normal(0, sigma, blurred.shape)
@@ -275,9 +266,7 @@ def test_radial_transfer_is_the_angular_mean_of_the_otf():
     # Reference: the 2-D OTF (psf2otf) averaged over rings of integer radius.
     size = 128
     kernel = defocus(4.5)
-    k = kernel.shape[0]
-    padded = np.roll(np.pad(kernel, ((0, size - k), (0, size - k))), (-(k // 2), -(k // 2)), (0, 1))
-    otf = np.fft.fftshift(np.real(np.fft.fft2(padded)))
+    otf = np.fft.fftshift(np.real(matlab_psf2otf(kernel, (size, size))))
     offsets = np.arange(size) - size // 2
     radius = np.rint(np.hypot(offsets[:, None], offsets[None, :])).astype(int)
     ring_mean = np.bincount(radius.ravel(), otf.ravel()) / np.bincount(radius.ravel())
