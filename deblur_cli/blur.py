@@ -8,6 +8,7 @@ the PSF, and the centre, of the original size, is kept.
 import numpy as np
 
 from .errors import ParameterError
+from .opencv import in_channel_groups
 from .psf import validate_psf
 
 __all__ = ["blur", "check_noise_sigma"]
@@ -35,6 +36,13 @@ def check_noise_sigma(sigma, name="noise sigma"):
     if not (np.isfinite(sigma) and 0 <= sigma <= 1e6):
         raise ParameterError(f"{name} must be a number from 0 to 1e6 (a fraction of full range), got {sigma}")
     return float(sigma)
+
+
+def _correlate(array, kernel, anchor):
+    import cv2
+
+    result = cv2.filter2D(np.ascontiguousarray(array), -1, kernel, anchor=anchor, borderType=cv2.BORDER_REFLECT)
+    return result.reshape(array.shape)  # OpenCV drops a channel axis of length 1
 
 
 def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
@@ -71,25 +79,12 @@ def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     channel, computed with OpenCV's ``filter2D`` (which correlates, hence the flipped
     kernel, and switches to a DFT for large kernels).
     """
-    import cv2
-
     check_noise_sigma(noise_sigma)
     image = np.asarray(pixels, dtype=np.float32)
     kernel = validate_psf(psf, image.shape[:2])
     flipped = np.ascontiguousarray(kernel[::-1, ::-1])
     anchor = (flipped.shape[1] // 2, flipped.shape[0] // 2)
-    planes = image[..., None] if image.ndim == 2 else image
-    # filter2D takes at most 4 channels at a time.
-    blurred = np.concatenate(
-        [
-            np.atleast_3d(cv2.filter2D(np.ascontiguousarray(planes[..., i : i + 4]), -1, flipped,
-                                       anchor=anchor, borderType=cv2.BORDER_REFLECT))
-            for i in range(0, planes.shape[2], 4)
-        ],
-        axis=2,
-    )
-    if image.ndim == 2:
-        blurred = blurred[..., 0]
+    blurred = in_channel_groups(_correlate, image, flipped, anchor)
     if noise_sigma > 0:
         rng = np.random.default_rng(seed)
         blurred += rng.standard_normal(blurred.shape, dtype=np.float32) * np.float32(noise_sigma)

@@ -53,6 +53,17 @@ def test_grey_and_five_channel_images(image):
     np.testing.assert_allclose(result[..., 0], grey, atol=1e-6)
 
 
+@pytest.mark.parametrize("channels", [1, 129, 300])
+def test_any_number_of_channels_is_each_channel_alone(image, channels):
+    stack = np.tile(image, (1, 1, -(-channels // 3)))[..., :channels]
+    kernel = motion(5, 30)
+    result = blur(stack, kernel)
+    assert result.shape == stack.shape
+    for channel in range(3):
+        np.testing.assert_allclose(result[..., channel::3], blur(image[..., channel], kernel)[..., None]
+                                   .repeat(result[..., channel::3].shape[2], axis=2), atol=1e-6)
+
+
 def test_bad_parameters(image):
     with pytest.raises(ParameterError):
         blur(image, gaussian(1), noise_sigma=-0.1)
