@@ -121,6 +121,11 @@ class Image:
         -------
         Image
             Same source dtype and path, new pixels.
+
+        Raises
+        ------
+        ValueError
+            The alpha does not have the new pixels' (H', W').
         """
         new_alpha = self.alpha if alpha is None else alpha
         if new_alpha is not None and new_alpha.shape != pixels.shape[:2]:
@@ -528,10 +533,11 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
         ``.png``, ``.jpg``, ``.tif``, ``.bmp`` or ``.webp``.
     bit_depth : {8, 16, "float"}, optional
         Sample type of the file; by default the source's, reduced to 8 for formats
-        that only hold 8 bits (JPEG, BMP, WebP). Integer outputs are clipped to
-        [0, 1] and rounded; float outputs are written unclipped.
+        that only hold 8 bits (JPEG, BMP, WebP), and to 16 for a float source
+        written as PNG. Integer outputs are clipped to [0, 1] and rounded to the
+        nearest step; float outputs are written unclipped.
     quality : int, optional
-        JPEG and lossy WebP quality. WebP is written lossless.
+        JPEG quality. WebP is written lossless.
 
     Returns
     -------

@@ -387,8 +387,10 @@ def psf2otf(psf, shape):
 
     The PSF is zero-padded at the end to ``shape`` and rolled by ``-(k // 2)`` along
     each axis, so its centre sits at index (0, 0), then transformed with a real 2-D
-    DFT. Only the kernel's rows are transformed along the last axis, and the first
-    axis is summed directly, so the cost is small for small kernels.
+    DFT. Only the kernel's rows are transformed along the last axis; along the first,
+    a kernel of a few rows (at most ``2 ceil(log2 H)``) is summed directly as one
+    small matrix product, a taller one transformed, so the cost is small for small
+    kernels.
 
     Parameters
     ----------
@@ -401,6 +403,11 @@ def psf2otf(psf, shape):
     -------
     ndarray of complex64
         Shape (H, W // 2 + 1): ``scipy.fft.rfft2`` of the padded, rolled kernel.
+
+    Raises
+    ------
+    InputError
+        The PSF is larger than ``shape``.
     """
     import scipy.fft
 
