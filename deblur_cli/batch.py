@@ -23,6 +23,7 @@ __all__ = [
     "output_name",
     "find_collisions",
     "may_be_several",
+    "job_count",
     "prepare_workers",
     "run_parallel",
 ]
@@ -281,6 +282,21 @@ def _context():
 
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def job_count(jobs=None):
+    """Jobs to run at once: ``jobs`` when given (``--jobs``), else the number of cores.
+
+    Parameters
+    ----------
+    jobs : int, optional
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    return jobs or os.cpu_count() or 1
 
 
 def prepare_workers(modules):

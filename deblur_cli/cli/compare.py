@@ -298,6 +298,7 @@ def command(reference, image, min_psnr, min_ssim, max_diff, channel, crop_border
       deblur compare expected/ actual/ --min-psnr 40 --report compare.json
     """
     from .. import report
+    from ..batch import job_count
     from ..errors import ParameterError
     from ..images import check_output_path
 
@@ -312,7 +313,7 @@ def command(reference, image, min_psnr, min_ssim, max_diff, channel, crop_border
     pairs = _plan(reference, image, diff_path, overwrite)
     import cv2  # noqa: F401  (the codecs load now, not inside the first pair's seconds)
     import imageio.v3  # noqa: F401
-    results = _run(pairs, settings, jobs or os.cpu_count() or 1)
+    results = _run(pairs, settings, job_count(jobs))
     records = [record for record, _ in results]
     outcomes = [outcome for _, outcome in results]
     errors, failed = outcomes.count(_ERROR), outcomes.count(_FAILED)

@@ -178,9 +178,9 @@ def image_command(*, writes_images=True, default_suffix="_out", preload=()):
 
         @functools.wraps(function)
         def run(**options):
-            from ..batch import may_be_several, prepare_workers
+            from ..batch import job_count, may_be_several, prepare_workers
 
-            if (options["jobs"] or os.cpu_count() or 1) > 1 and may_be_several(options["inputs"]):
+            if job_count(options["jobs"]) > 1 and may_be_several(options["inputs"]):
                 prepare_workers(worker_modules)
             task = function(**options)
             _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
@@ -341,7 +341,7 @@ def _format_info(info, prefix=""):
 
 
 def _execute(name, task, options, *, writes_images, default_suffix):
-    from ..batch import expand_inputs, parse_shard, run_parallel, take_shard
+    from ..batch import expand_inputs, job_count, parse_shard, run_parallel, take_shard
     from ..errors import CheckFailed, ParameterError
     from ..images import format_extension
 
@@ -428,9 +428,8 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         if bar is not None:
             bar.update(1)
 
-    jobs_wanted = options["jobs"] or (os.cpu_count() or 1)
     try:
-        run_parallel(_run_job, [job for _, job in jobs], jobs=jobs_wanted, threads=options["threads"],
+        run_parallel(_run_job, [job for _, job in jobs], jobs=job_count(options["jobs"]), threads=options["threads"],
                      on_result=on_result, fail_fast=options["fail_fast"])
     finally:
         if bar is not None:
