@@ -8,6 +8,7 @@ asked, keeping the results in input order so that two runs give the same report.
 import glob
 import os
 import signal
+import string
 import time
 import traceback
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ __all__ = [
     "parse_shard",
     "take_shard",
     "output_name",
+    "check_name_template",
+    "NAME_FIELDS",
     "find_collisions",
     "may_be_several",
     "job_count",
@@ -55,18 +58,22 @@ def _is_image(name):
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _walk(directory, recursive):
-    if recursive:
-        for root, dirs, files in os.walk(directory):
-            dirs.sort()
-            for name in files:
-                if _is_image(name) and not name.startswith("."):
-                    yield os.path.join(root, name)
-    else:
-        for name in sorted(os.listdir(directory)):
-            full = os.path.join(directory, name)
+def _walk(directory, recursive, skip):
+    """Image files in a directory (and its subdirectories): not hidden, not broken links,
+    nothing under the directories ``skip`` (real paths)."""
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if recursive and not d.startswith(".")
+                         and os.path.realpath(os.path.join(root, d)) not in skip)
+        for name in sorted(files):
+            full = os.path.join(root, name)
             if _is_image(name) and not name.startswith(".") and os.path.isfile(full):
                 yield full
+
+
+def _under(path, directories):
+    """Whether ``path`` lies in one of ``directories`` (real paths)."""
+    real = os.path.realpath(path)
+    return any(os.path.commonpath([real, directory]) == directory for directory in directories)
 
 
 def _glob_root(pattern):
@@ -81,14 +88,14 @@ def _glob_root(pattern):
 
 def _read_list(list_file):
     try:
-        with open(list_file, encoding="utf-8") as f:
+        with open(list_file, encoding="utf-8-sig") as f:  # -sig: the byte-order mark Windows editors write
             lines = f.read().splitlines()
     except OSError as e:
         raise InputError(f"cannot read the list of inputs: {e.strerror or e}", list_file) from None
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def expand_inputs(specs, *, recursive=False):
+def expand_inputs(specs, *, recursive=False, skip=None):
     """Turn command-line input arguments into a sorted list of :class:`Item`.
 
     Parameters
@@ -98,14 +105,19 @@ def expand_inputs(specs, *, recursive=False):
         patterns (``*``, ``?``, ``[]``, ``**``), ``@list.txt`` files of paths (one a
         line, ``#`` comments), or ``-`` for standard input (alone).
     recursive : bool, optional
-        Descend into subdirectories of directory inputs.
+        Descend into subdirectories of directory inputs (not hidden ones).
+    skip : str, optional
+        A directory whose files directories and globs do not take when it lies
+        inside them (the output directory, so that a second run does not take the
+        first one's outputs as inputs).
 
     Returns
     -------
     list of Item
-        Sorted by path, each path once. Files named explicitly are kept whatever
-        their extension (their content decides); directories and globs take image
-        extensions only.
+        Sorted by path, each path once however it is spelled (a link is a path of
+        its own).
+        Files named explicitly are kept whatever their extension (their content
+        decides); directories and globs take image files only, not hidden ones.
 
     Raises
     ------
@@ -119,22 +131,29 @@ def expand_inputs(specs, *, recursive=False):
         return [Item("-", "stdin")]
     items = {}
 
-    def add(path, relpath):  # one file under two spellings (a.png, ./a.png, /abs/a.png) is taken once
+    # One path under two spellings (a.png, ./a.png, /abs/a.png) is taken once; a link is a name of its
+    # own, with an output of its own (a directory of links to one file gives one output per link).
+    def add(path, relpath):
         items.setdefault(os.path.abspath(path), Item(os.path.normpath(path), os.path.normpath(relpath)))
 
     pending = []
     for spec in specs:
         pending.extend(_read_list(spec[1:]) if spec.startswith("@") else [spec])
+
+    def skipped(base):  # the directory to skip counts only inside the input directory, not as it
+        return {os.path.realpath(skip)} - {os.path.realpath(base)} if skip else set()
+
     for spec in pending:
         if os.path.isdir(spec):
-            found = list(_walk(spec, recursive))
+            found = list(_walk(spec, recursive, skipped(spec)))
             if not found:
                 raise ParameterError("directory holds no image files" + ("" if recursive else " (try --recursive)"), spec)
             for path in found:
                 add(path, os.path.relpath(path, spec))
         elif _GLOB_CHARS & set(spec) and not os.path.exists(spec):
             root = _glob_root(spec)
-            found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p) and _is_image(p))
+            found = sorted(p for p in glob.glob(spec, recursive=True)
+                           if os.path.isfile(p) and _is_image(p) and not _under(p, skipped(root)))
             if not found:
                 raise ParameterError("pattern matches no image file", spec)
             for path in found:
@@ -219,10 +238,11 @@ def output_name(item, *, template, suffix, extension):
     item : Item
         The input.
     template : str or None
-        Python format string with ``{stem}``, ``{ext}``, ``{name}`` and
+        With the fields ``{stem}`` (the input's name without its extension),
+        ``{ext}`` (the output's extension), ``{name}`` (the input's name) and
         ``{suffix}``; by default ``{stem}{suffix}.{ext}``.
     suffix : str
-        Added to the stem by the default template.
+        Added to the stem by the default template; no path separator.
     extension : str or None
         Output extension without the dot; by default the input's.
 
@@ -230,19 +250,56 @@ def output_name(item, *, template, suffix, extension):
     -------
     str
         The relative path: the input's relative directory, then the name.
+
+    Raises
+    ------
+    ParameterError
+        A template that :func:`check_name_template` refuses or that names a file
+        outside the directory, a suffix with a path separator.
     """
+    if "/" in suffix or os.sep in suffix:
+        raise ParameterError(f"--suffix is added to a file name and cannot hold a path separator, got {suffix!r}")
+    if template is not None:
+        check_name_template(template)
     directory, name = os.path.split(item.relpath)
     stem, input_ext = os.path.splitext(name)
     ext = extension or input_ext.lstrip(".") or "png"
-    try:
-        new_name = (template or "{stem}{suffix}.{ext}").format(stem=stem, ext=ext, name=name, suffix=suffix)
-    except (KeyError, IndexError, ValueError) as e:
-        raise ParameterError(
-            f"--name {template!r} is not a valid template ({e}); use {{stem}}, {{ext}}, {{name}}, {{suffix}}"
-        ) from None
+    new_name = (template or "{stem}{suffix}.{ext}").format(stem=stem, ext=ext, name=name, suffix=suffix)
     if not new_name or os.path.isabs(new_name) or ".." in new_name.split(os.sep):
         raise ParameterError(f"--name {template!r} must give a relative file name")
     return os.path.join(directory, new_name)
+
+
+NAME_FIELDS = ("stem", "ext", "name", "suffix")
+"""The fields of a ``--name`` template."""
+
+
+def check_name_template(template):
+    """Refuse a ``--name`` template with fields other than :data:`NAME_FIELDS`, plain.
+
+    Python's format syntax reaches further (``{stem.upper}``, ``{stem!r}``,
+    ``{stem:>20}``); a name must not depend on it.
+
+    Parameters
+    ----------
+    template : str
+
+    Raises
+    ------
+    ParameterError
+        An unknown field, an attribute or index, a conversion or a format spec, or
+        unbalanced braces.
+    """
+    fields = ", ".join(f"{{{field}}}" for field in NAME_FIELDS)
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise ParameterError(f"--name {template!r} is not a valid template ({e}); use {fields}") from None
+    for _, field, spec, conversion in parts:
+        if field is not None and (field not in NAME_FIELDS or spec or conversion):
+            whole = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ParameterError(f"--name {template!r} is not a valid template: {whole} is not a field; "
+                                 f"use {fields} (and {{{{ }}}} for a brace)")
 
 
 def find_collisions(pairs):
@@ -269,11 +326,13 @@ def find_collisions(pairs):
                 output,
             )
         if key in seen:
-            raise OutputError(
-                f"both {seen[key]} and {item.path} would be written here; use --name with {{name}} "
-                "or process them separately",
-                output,
-            )
+            first = seen[key]
+            if os.path.basename(first) != os.path.basename(item.path):  # a.png and a.jpg
+                advice = "keep the input's extension in the name with --name '{name}{suffix}.{ext}'"
+            else:
+                advice = "give their common directory with --recursive, so that each keeps its subdirectory"
+            raise OutputError(f"both {first} and {item.path} would be written here; {advice}, "
+                              "or process them separately", output)
         seen[key] = item.path
 
 

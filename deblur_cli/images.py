@@ -45,6 +45,7 @@ __all__ = [
     "write_image",
     "encode_image",
     "check_output_path",
+    "check_stdout_open",
     "nearest_existing",
     "make_output_directory",
     "check_bit_depth",
@@ -797,9 +798,25 @@ def atomic_write_bytes(path, data, *, overwrite=False):
         raise
 
 
+def check_stdout_open(advice="write to a file with -o FILE, or redirect it"):
+    """Refuse standard output closed from the start (``>&-``), where printing loses its text silently.
+
+    Parameters
+    ----------
+    advice : str, optional
+        What the message says to do.
+
+    Raises
+    ------
+    OutputError
+        Standard output is closed.
+    """
+    if sys.stdout is None:
+        raise OutputError(f"standard output is closed; {advice}")
+
+
 def _write_stdout(data):
-    if sys.stdout is None:  # started with standard output closed (`>&-`)
-        raise OutputError("standard output is closed; write to a file with -o FILE, or redirect it")
+    check_stdout_open()
     try:
         # A large write goes straight to the pipe and may return a count short of the data
         # when the reader leaves; the next write then raises BrokenPipeError.

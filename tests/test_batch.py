@@ -61,6 +61,39 @@ def test_one_file_under_several_spellings_is_taken_once(tree, monkeypatch):
     assert len(items) == 1 and items[0].relpath == "c.png"
 
 
+def test_a_link_is_a_name_of_its_own(tree):
+    os.symlink(tree / "sub", tree / "link")
+    items = expand_inputs([str(tree / "sub" / "c.png"), str(tree / "link" / "c.png")])
+    assert [item.path for item in items] == [str(tree / "link" / "c.png"), str(tree / "sub" / "c.png")]
+    with pytest.raises(OutputError, match="both"):  # and so it needs an output of its own
+        find_collisions([(item, "out/c.png") for item in items])
+
+
+def test_recursive_skips_hidden_directories_and_broken_links(tree):
+    (tree / ".cache").mkdir()
+    (tree / ".cache" / "t.png").write_bytes(b"x")
+    os.symlink(tree / "nowhere.png", tree / "sub" / "dangling.png")
+    items = expand_inputs([str(tree)], recursive=True)
+    assert sorted(relpaths(items)) == sorted(["a.png", "b.jpg", os.path.join("sub", "c.png"),
+                                              os.path.join("sub", "deeper", "d.tif")])
+
+
+def test_the_output_directory_inside_an_input_directory_is_skipped(tree):
+    out = tree / "sub" / "deeper"
+    items = expand_inputs([str(tree)], recursive=True, skip=str(out))
+    assert sorted(relpaths(items)) == sorted(["a.png", "b.jpg", os.path.join("sub", "c.png")])
+    with pytest.raises(ParameterError, match="matches no image"):
+        expand_inputs([str(tree / "**" / "*.tif")], skip=str(out))
+    # Given as the input itself, it is taken.
+    assert relpaths(expand_inputs([str(out)], skip=str(out))) == ["d.tif"]
+
+
+def test_a_list_file_may_start_with_a_byte_order_mark(tree):
+    listing = tree / "list.txt"
+    listing.write_bytes(b"\xef\xbb\xbf" + str(tree / "a.png").encode() + b"\r\n")
+    assert [item.path for item in expand_inputs([f"@{listing}"])] == [str(tree / "a.png")]
+
+
 def test_stdin_stays_alone(tree):
     assert expand_inputs(["-"]) == [Item("-", "stdin")]
     with pytest.raises(ParameterError, match="standard input"):
@@ -101,12 +134,28 @@ def test_output_names():
         output_name(item, template="{nope}", suffix="", extension=None)
     with pytest.raises(ParameterError, match="relative"):
         output_name(item, template="../{stem}", suffix="", extension=None)
+    assert output_name(item, template="{{{stem}}}.{ext}", suffix="", extension="png") == os.path.join(
+        "2024", "{x}.png")
+
+
+@pytest.mark.parametrize("template", ["{stem.upper}", "{stem!r}", "{stem:>20}", "{name[0]}", "{}", "{0}", "{stem"])
+def test_a_name_template_takes_its_fields_plainly(template):
+    with pytest.raises(ParameterError, match="template"):
+        output_name(Item("x.png", "x.png"), template=template, suffix="", extension=None)
+
+
+@pytest.mark.parametrize("suffix", ["/x", "_a/b", os.sep + "up"])
+def test_a_suffix_holds_no_path_separator(suffix):
+    with pytest.raises(ParameterError, match="--suffix"):
+        output_name(Item("x.png", "x.png"), template=None, suffix=suffix, extension=None)
 
 
 def test_collisions_are_found():
     a, b = Item("d1/x.png", "x.png"), Item("d2/x.png", "x.png")
-    with pytest.raises(OutputError, match="both"):
+    with pytest.raises(OutputError, match="both.*common directory with --recursive"):
         find_collisions([(a, "out/x.png"), (b, "out/x.png")])
+    with pytest.raises(OutputError, match=r"both.*--name '\{name\}\{suffix\}.\{ext\}'"):
+        find_collisions([(Item("x.jpg", "x.jpg"), "out/x.png"), (b, "out/x.png")])
     with pytest.raises(OutputError, match="the output of d1/x.png would overwrite the input d2/x.png"):
         find_collisions([(a, "d2/x.png"), (b, "out/x.png")])
     find_collisions([(a, "out/1.png"), (b, "out/2.png")])

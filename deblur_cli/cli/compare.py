@@ -300,11 +300,12 @@ def command(reference, image, min_psnr, min_ssim, max_diff, channel, crop_border
     from .. import report
     from ..batch import job_count
     from ..errors import ParameterError
-    from ..images import check_output_path
+    from ..images import check_output_path, check_stdout_open
 
     started = time.perf_counter()
     if as_json and as_csv:
         raise ParameterError("give --json or --csv, not both")
+    check_stdout_open("the results are printed there: redirect it (to /dev/null to keep only the --report)")
     if report_path is not None:
         report.report_format(report_path)
         check_output_path(report_path, [reference, image], overwrite=True)

@@ -56,6 +56,9 @@ class Task:
     shown : tuple of str or None
         Keys of ``info`` that the one line printed per image shows (all when None);
         reports record every key.
+    warning : str or None
+        Said on stderr (``deblur: warning: ...``, not with ``--quiet``) once the
+        inputs and outputs have been checked, before the work starts.
     """
 
     process: object
@@ -63,6 +66,7 @@ class Task:
     announce: bool = False
     pass_relpath: bool = False
     shown: tuple = None
+    warning: str = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def _write_output(path, data, overwrite):
     atomic_write_bytes(path, data, overwrite=overwrite)
 
 
-def _runner_options(writes_images):
+def _runner_options(writes_images, default_suffix):
     options = [
         click.argument("inputs", nargs=-1, required=True, metavar="INPUTS..."),
         click.option("-r", "--recursive", is_flag=True, help="Take images in subdirectories of directory inputs."),
@@ -141,9 +145,12 @@ def _runner_options(writes_images):
         options += [
             click.option("-o", "--output", default=None, help="Output file for one input ('-' for stdout)."),
             click.option("--out-dir", default=None, help="Output directory for many inputs (relative paths kept)."),
-            click.option("--suffix", default=None, help="Added to each output's stem in --out-dir."),
+            click.option("--suffix", default=None,
+                         help="Added to each output's stem in --out-dir "
+                              f"[default: {repr(default_suffix) if default_suffix else 'none'}]."),
             click.option("--name", "name_template", default=None, metavar="TEMPLATE",
-                         help="Output name in --out-dir, e.g. '{stem}_sharp.{ext}'."),
+                         help="Output name in --out-dir from the fields {stem}, {ext}, {name}, {suffix}, "
+                              "e.g. '{stem}_sharp.{ext}'."),
             output_options,
             click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a batch)."),
             click.option("--reference", default=None, metavar="FILE",
@@ -186,7 +193,7 @@ def image_command(*, writes_images=True, default_suffix="_out", preload=()):
             _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
 
         run.__click_params__ = []
-        for option in reversed([*_runner_options(writes_images), max_pixels_option]):
+        for option in reversed([*_runner_options(writes_images, default_suffix), max_pixels_option]):
             run = option(run)
         # Click lists parameters in the reverse order of this list: the command's own first.
         run.__click_params__.extend(getattr(function, "__click_params__", []))
@@ -235,6 +242,12 @@ def _plan(items, options, writes_images, default_suffix, reads):
     ]
     find_collisions(pairs)
     _refuse_replacing_reads([output for _, output in pairs], reads)
+    if options["fmt"] is not None:
+        for _, output in pairs:  # an extension that --name writes
+            named = format_extension(output)
+            if named is not None and named != format_extension(output, options["fmt"]):
+                raise ParameterError(f"--format {options['fmt']} contradicts the extension of {output}, "
+                                     "which --name gives; change one")
     for extension in {format_extension(output) for _, output in pairs}:
         check_bit_depth(extension, options["bit_depth"])
     return pairs
@@ -297,8 +310,9 @@ def _refuse_existing(pairs, options):
 
 
 def _check_report_path(options, pairs, reads):
-    """Refuse a report that cannot be written, that would replace a file read, or share stdout with an image."""
-    from ..errors import ParameterError
+    """Refuse a report that cannot be written, that would replace a file read or an output,
+    or share stdout with an image."""
+    from ..errors import OutputError, ParameterError
     from ..images import check_output_path
     from ..report import report_format
 
@@ -310,6 +324,8 @@ def _check_report_path(options, pairs, reads):
         if not (_inside_out_dir(path, options) and not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
             check_output_path(path, [item.path for item, _ in pairs], overwrite=True)  # else made with --out-dir
         _refuse_replacing_reads([path], reads)
+        if any(output not in (None, "-") and os.path.realpath(output) == os.path.realpath(path) for _, output in pairs):
+            raise OutputError("the report would replace an output image; name another report file", path)
 
 
 def _inside_out_dir(path, options):
@@ -340,6 +356,27 @@ def _format_info(info, prefix=""):
     return " ".join(part for part in parts if part)
 
 
+class _ProgressLines:
+    """``--progress`` where stderr is not a terminal (a log file, CI): Click draws no bar
+    there, so a line ``LABEL: done/total`` at most once a second, and at the end."""
+
+    def __init__(self, label, total):
+        self.label, self.total, self.done, self.said = label, total, 0, time.monotonic()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        return False
+
+    def update(self, count):
+        self.done += count
+        now = time.monotonic()
+        if self.done == self.total or now - self.said >= 1:
+            click.echo(f"{self.label}: {self.done}/{self.total}", err=True)
+            self.said = now
+
+
 def _execute(name, task, options, *, writes_images, default_suffix):
     from ..batch import expand_inputs, job_count, parse_shard, run_parallel, take_shard
     from ..errors import CheckFailed, ParameterError
@@ -347,7 +384,10 @@ def _execute(name, task, options, *, writes_images, default_suffix):
 
     started = time.perf_counter()
     _refuse_conflicts(options)
-    items = expand_inputs(options["inputs"], recursive=options["recursive"])
+    items = expand_inputs(options["inputs"], recursive=options["recursive"],
+                          skip=options.get("out_dir") if writes_images else None)
+    if items[0].path == "-" and options.get("reference_dir") is not None:
+        raise ParameterError("standard input has no relative path to pair in --reference-dir; use --reference FILE")
     shard = parse_shard(options["shard"]) if options["shard"] else None
     if writes_images and options.get("reference") is not None and len(items) > 1:
         raise ParameterError("--reference pairs with one input; use --reference-dir for many")
@@ -359,6 +399,10 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     if writes_images:
         _refuse_existing(pairs, options)
     _check_report_path(options, pairs, reads)
+    if not writes_images or options.get("report_path") == "-":  # results are printed
+        from ..images import check_stdout_open
+
+        check_stdout_open("the results are printed there: redirect it, or write them with --report FILE")
     if writes_images and options["out_dir"] is not None:
         from ..images import make_output_directory
 
@@ -367,6 +411,8 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         if report_path not in (None, "-") and _inside_out_dir(report_path, options):
             make_output_directory(os.path.dirname(os.path.abspath(report_path)), "--report's directory")
     quiet, verbose = options["quiet"], options["verbose"]
+    if task.warning and not quiet:
+        click.echo(f"deblur: warning: {task.warning}", err=True)
     debug = click.get_current_context().find_root().params.get("debug", False)
     batch = len(pairs) > 1
     records = [None] * len(pairs)
@@ -389,7 +435,9 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     show_progress = options["progress"] if options["progress"] is not None else sys.stderr.isatty()
     bar = None
     if batch and show_progress and not quiet and jobs:
-        bar = click.progressbar(length=len(jobs), file=sys.stderr, label=f"deblur {name}")
+        label = f"deblur {name}"
+        bar = (click.progressbar(length=len(jobs), file=sys.stderr, label=label) if sys.stderr.isatty()
+               else _ProgressLines(label, len(jobs)))
         bar.__enter__()
     failures = []
     finished = {index for index, record in enumerate(records) if record["status"] == "skipped"}
@@ -416,7 +464,9 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         else:
             if error.path is None:
                 error.path = job.input
-            record.update(status="failed", error=error.message, output=None)  # nothing was written
+            # The message names the file when it is not the input (a missing reference).
+            message = error.message if error.path == job.input else str(error)
+            record.update(status="failed", error=message, output=None)  # nothing was written
             failures.append(error)
             if debug and getattr(error, "details", None):
                 click.echo(error.details, err=True, nl=False)

@@ -239,14 +239,12 @@ def command(scale, size_text, method, align_corners, kernel_name, stride, paddin
     kernel, kernel_size, factor, stride, padding, output_padding = _transposed(
         scale, kernel_name, stride, padding, output_padding, dilation, normalize_kernel, max_pixels
     )
-    warn = kernel is not None and not normalize_border and not quiet  # a built-in kernel (None) is even
-    if warn and resample.uneven_overlap(kernel, stride, dilation):
-        click.echo(
-            f"deblur: warning: kernel {_size_text(kernel.shape)} at stride {stride} overlaps unevenly "
-            "(size not a multiple of the stride): expect checkerboard artefacts; --normalize-border evens them out",
-            err=True,
-        )
+    warning = None
+    # A built-in kernel (None) is even.
+    if kernel is not None and not normalize_border and resample.uneven_overlap(kernel, stride, dilation):
+        warning = (f"kernel {_size_text(kernel.shape)} at stride {stride} overlaps unevenly (its stride phases "
+                   "differ in weight): expect checkerboard artefacts; --normalize-border evens them out")
     return Task(process, {"method": "transposed", "kernel": kernel, "kernel_name": kernel_name,
                           "kernel_size": kernel_size, "factor": factor, "stride": stride,
                           "padding": padding, "output_padding": output_padding, "dilation": dilation,
-                          "normalize_border": normalize_border, "max_pixels": max_pixels})
+                          "normalize_border": normalize_border, "max_pixels": max_pixels}, warning=warning)

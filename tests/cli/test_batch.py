@@ -279,3 +279,61 @@ def test_options_that_cannot_both_be_meant_are_refused(run, tmp_path, extra, fra
     extra = [{"REF": inputs / "img00.png", "DIR": inputs}.get(arg, arg) for arg in extra]
     assert_one_error(run("convert", inputs / "img00.png", "-o", out, *extra), 2, fragment, "give one of them")
     assert not out.exists()
+
+
+def test_a_report_that_would_replace_an_output_is_refused_before_work(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    result = run("convert", inputs, "--out-dir", out, "--name", "{stem}.json", "--format", "png",
+                 "--report", out / "img00.json")
+    assert_one_error(result, 3, "the report would replace an output image")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_missing_reference_is_named_in_the_record(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 2)
+    references = tmp_path / "refs"
+    references.mkdir()
+    (references / "img00.png").write_bytes((inputs / "img00.png").read_bytes())
+    report = tmp_path / "r.json"
+    result = run("convert", inputs, "--out-dir", tmp_path / "out", "--reference-dir", references, "--report", report)
+    assert result.exit_code == 1
+    failed = [r for r in json.loads(report.read_text())["records"] if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["error"].startswith(str(references / "img01.png") + ": ")
+
+
+def test_standard_input_has_no_reference_in_a_directory(run, tmp_path, rgb_png):
+    result = run("convert", "-", "-o", tmp_path / "o.png", "--reference-dir", tmp_path, input=rgb_png.read_bytes())
+    assert_one_error(result, 2, "--reference-dir")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_format_must_agree_with_the_extension_a_name_gives(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 2)
+    result = run("convert", inputs, "--out-dir", tmp_path / "out", "--name", "{stem}.png", "--format", "jpg")
+    assert_one_error(result, 2, "--format jpg contradicts")
+    assert not (tmp_path / "out").exists()
+
+
+def test_resuming_with_the_output_directory_inside_the_input_tree(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 3)
+    out = inputs / "small"
+    assert run("convert", inputs, "-r", "--out-dir", out, "--jobs", 1).exit_code == 0
+    report = tmp_path / "r.json"
+    result = run("convert", inputs, "-r", "--out-dir", out, "--skip-existing", "--jobs", 1, "--report", report)
+    assert result.exit_code == 0, result.stderr
+    assert [r["status"] for r in json.loads(report.read_text())["records"]] == ["skipped"] * 3
+    assert sorted(os.listdir(out)) == ["img00.png", "img01.png", "img02.png"]
+
+
+def test_progress_goes_to_stderr_as_lines_when_it_is_not_a_terminal(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 3)
+    for image in inputs.iterdir():  # estimate needs 32x32 at least
+        cv2.imwrite(str(image), np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    result = run("estimate", inputs, "--progress", "--jobs", 1)
+    assert result.exit_code == 0, result.stderr
+    assert "deblur estimate: 3/3" in result.stderr.splitlines()
+    assert all(line.startswith(str(inputs)) for line in result.stdout.splitlines())  # results only
+    assert len(result.stdout.splitlines()) == 3
+    quiet = run("estimate", inputs, "--progress", "--quiet", "--jobs", 1)
+    assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -139,9 +139,13 @@ def test_output_under_a_file_is_not_a_directory(run, tmp_path, rgb_png):
     assert_one_error(result, 3, "some.png is not a directory")
 
 
-def test_closed_stdout_is_one_error_line(tmp_path, rgb_png):
-    process = deblur_process("convert", rgb_png, "-o", "-", cwd=tmp_path, shell_redirect=">&-")
+@pytest.mark.parametrize("args", [["convert", "IN", "-o", "-"], ["convert", "IN", "-o", "o.png", "--report", "-"],
+                                  ["estimate", "IN"], ["compare", "IN", "IN"]])
+def test_closed_stdout_is_one_error_line(tmp_path, rgb_png, args):
+    # Printing to a closed stdout would lose the results without a word.
+    process = deblur_process(*[rgb_png if arg == "IN" else arg for arg in args], cwd=tmp_path, shell_redirect=">&-")
     assert_one_stderr_line(process, 3, "standard output is closed")
+    assert not (tmp_path / "o.png").exists()
 
 
 @pytest.mark.parametrize("read_first", [0, 10])

@@ -233,3 +233,13 @@ def test_built_in_kernels_are_sized_unmade_and_even_at_their_own_stride(name):
         kernel = _kernel(name, factor)
         assert _built_in_size(name, factor) == kernel.shape
         assert not resample.uneven_overlap(kernel, factor, 1)
+
+
+def test_the_uneven_overlap_warning_waits_for_the_plan(run, tmp_path, rgb_png):
+    kernel_path = tmp_path / "box.csv"
+    np.savetxt(kernel_path, np.full((3, 3), 0.25), delimiter=",")
+    existing = tmp_path / "up.png"
+    existing.write_bytes(b"keep")
+    result = run("upsample", rgb_png, "-o", existing, "--method", "transposed", "--kernel", kernel_path, "--stride", 2)
+    assert_one_error(result, 3, "output exists")
+    assert existing.read_bytes() == b"keep"
