@@ -104,10 +104,11 @@ def _reflect_canvas(image, psf_shape, psf):
     level = edges.mean(axis=0, dtype=np.float64).astype(np.float32)
     # Per axis: the fade of the margins (1 on the image) and the ramp that blends the image's
     # edge band into the re-blurred canvas (0 in the margins); the band reaches half the
-    # PSF plus one pixel.
+    # PSF plus one pixel. Along an axis where the PSF is one pixel thin no light crosses
+    # the edge, and there is no band.
     fade_y, fade_x = _gap_window(rows, top, bottom), _gap_window(cols, left, right)
     ramp_y, ramp_x = np.zeros(rows, np.float32), np.zeros(cols, np.float32)
-    reach_y, reach_x = (kh // 2 + 1, kw // 2 + 1) if psf is not None else (0, 0)
+    reach_y, reach_x = ((k // 2 + 1 if k > 1 else 0) for k in (kh, kw)) if psf is not None else (0, 0)
     ramp_y[crop[0]] = _edge_ramp(height, reach_y) if reach_y else 1
     ramp_x[crop[1]] = _edge_ramp(width, reach_x) if reach_x else 1
     first_y, middle_y, last_y = _bands(top, height, reach_y, rows)

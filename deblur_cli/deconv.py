@@ -142,8 +142,9 @@ def _cached_filter(psf_bytes, psf_shape, shape, nsr, reg):
     return result
 
 
-def _power(otf):
-    return np.square(otf.real) + np.square(otf.imag)
+def _power(values, dtype=None):
+    """|values|^2, in ``dtype`` (by default that of the real parts)."""
+    return np.square(values.real, dtype=dtype) + np.square(values.imag, dtype=dtype)
 
 
 def _filter_from(otf, otf_power, nsr, reg_power):
@@ -161,11 +162,14 @@ def _auto_filter(spectrum, psf, shape, reg):
     otf = psf2otf(psf, shape)
     otf_power = _power(otf)
     reg_power = _reg_power(reg, shape)
-    # Channels share one NSR: sum their powers one channel at a time, to save memory.
+    if not np.any(reg_power):  # a 1x1 canvas has no roughness: every NSR gives the same filter
+        return _filter_from(otf, otf_power, 1.0, reg_power), 1.0
+    # Channels share one NSR: sum their powers one channel at a time, to save memory; in
+    # float64, as |G|^2 of float images with large values is beyond float32's range.
     planes = spectrum[..., None] if spectrum.ndim == 2 else spectrum
-    spectrum_power = _power(planes[..., 0])
+    spectrum_power = _power(planes[..., 0], np.float64)
     for channel in range(1, planes.shape[2]):
-        spectrum_power += _power(planes[..., channel])
+        spectrum_power += _power(planes[..., channel], np.float64)
     nsr = float(gcv_nsr(spectrum_power, otf_power, reg_power, full_width=shape[1]))
     return _filter_from(otf, otf_power, check_nsr(nsr), reg_power), nsr
 

@@ -215,9 +215,10 @@ def _check_png_chunks(data, path):
 
     libpng would find the same damage, but it prints its own line on stderr before
     OpenCV returns; this walk costs a CRC over the file, under a millisecond per MB.
+    Returns the body of the tRNS chunk (transparency), or None.
     """
     view = memoryview(data)
-    offset, idat = 8, False
+    offset, idat, transparency = 8, False, None
     while True:
         if offset + 12 > len(data):
             raise InputError(
@@ -242,12 +243,14 @@ def _check_png_chunks(data, path):
             )
         if kind == b"IDAT":
             idat = True
+        elif kind == b"tRNS":
+            transparency = bytes(view[offset + 8 : end - 4])
         elif kind == b"IEND":
             if not idat:
                 raise InputError(
                     "cannot decode PNG: IEND before any IDAT chunk, no image data; the file is damaged", path
                 )
-            return
+            return transparency
         offset = end
 
 
@@ -353,10 +356,10 @@ def _decode(data, path, max_pixels):
         )
     if ext == ".png":
         width, height, depth, colour_type = _png_header(data, path)
-        _check_png_chunks(data, path)
+        transparency = _check_png_chunks(data, path)
         _check_pixel_count(width * height, path, max_pixels)
-        if colour_type != 3:  # all but palette images, which Pillow expands to RGB
-            return _decode_png(data, path, colour_type)
+        if colour_type != 3:  # all but palette images, which Pillow expands to RGB(A)
+            return _decode_png(data, path, colour_type, depth, transparency)
     elif ext == ".tif":
         return _decode_tiff(data, path, max_pixels)
     try:
@@ -365,8 +368,11 @@ def _decode(data, path, max_pixels):
                 props = iio.improps(data, extension=ext)
                 _check_pixel_count(int(np.prod(props.shape[:2])), path, max_pixels)
             kwargs = {"rotate": True}
-            if iio.immeta(data, extension=ext).get("mode") in _CONVERT_TO_RGB:
+            meta = iio.immeta(data, extension=ext)
+            if meta.get("mode") in _CONVERT_TO_RGB:
                 kwargs["mode"] = "RGB"
+            elif meta.get("mode") == "P" and "transparency" in meta:  # a palette with alpha
+                kwargs["mode"] = "RGBA"
             return iio.imread(data, extension=ext, **kwargs)
     except InputError:
         raise
@@ -386,14 +392,24 @@ def _decode_with_opencv(data, path):
     return array
 
 
-def _decode_png(data, path, colour_type):
-    """PNG through OpenCV: faster than Pillow, and it keeps 16-bit colour (Pillow reduces it to 8 bits)."""
+def _decode_png(data, path, colour_type, depth, transparency):
+    """PNG through OpenCV: faster than Pillow, and it keeps 16-bit colour (Pillow reduces it to 8 bits).
+
+    OpenCV turns the transparent colour of an RGB image (tRNS) into alpha, but drops
+    the transparent level of a grey one: that alpha is made here.
+    """
     import cv2
 
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise InputError("cannot decode PNG; the file is damaged or truncated", path)
     if array.ndim == 2:
+        if colour_type == 0 and transparency is not None and len(transparency) >= 2:
+            level = struct.unpack(">H", transparency[:2])[0]
+            if depth < 8:  # libpng scales 1, 2 and 4-bit levels up to 8 bits
+                level *= 255 // (2**depth - 1)
+            opaque = np.iinfo(array.dtype).max
+            return np.stack([array, np.where(array == level, 0, opaque).astype(array.dtype)], axis=-1)
         return array
     if colour_type == 4:  # grey + alpha, expanded by OpenCV to BGRA
         return np.stack([array[..., 0], array[..., 3]], axis=-1)

@@ -169,3 +169,33 @@ def test_bad_options_and_psfs():
         wiener(image, motion(31, 0), 0.1)
     with pytest.raises(InputError, match="NaN"):
         wiener(image, np.full((3, 3), np.nan), 0.1)
+
+
+def test_auto_nsr_does_not_depend_on_the_scale_of_the_values():
+    # GCV's choice is invariant to scaling G; |G|^2 of values near 1e20 overflows float32.
+    truth = photo((96, 96))
+    blurred = blur(truth, motion(9, 120), noise_sigma=0.01, seed=3)
+    restored, nsr = wiener(blurred, motion(9, 120), "auto", return_nsr=True)
+    scaled, scaled_nsr = wiener(blurred * np.float32(1e20), motion(9, 120), "auto", return_nsr=True)
+    assert scaled_nsr == pytest.approx(nsr, rel=1e-6)
+    np.testing.assert_allclose(scaled / np.float32(1e20), restored, atol=1e-5)
+
+
+def test_auto_nsr_of_a_single_pixel_with_the_laplacian():
+    # The Laplacian of a 1x1 canvas is 0: any NSR gives the same (inverse) filter.
+    pixel = np.full((1, 1), 0.25, np.float32)
+    result = wiener(pixel, np.ones((1, 1)), "auto", reg="laplacian", boundary="periodic")
+    np.testing.assert_allclose(result, pixel, rtol=1e-6)
+
+
+@pytest.mark.parametrize("angle", [0, 90])
+def test_a_one_pixel_thin_psf_restores_the_edge_rows_too(angle):
+    # Motion along the rows lets no light across the top and bottom edges: those rows are
+    # as consistent as the rest and must be restored as well as their neighbours.
+    truth = photo((64, 96)) if angle == 0 else photo((96, 64))
+    kernel = motion(15, angle)
+    assert 1 in kernel.shape
+    error = wiener(blur(truth, kernel), kernel, 1e-4) - truth
+    lines = error if angle == 0 else error.T  # one row per line across the motion
+    rms = np.sqrt(np.mean(np.square(lines[:, 15:-15]), axis=1))  # away from the ends of the motion
+    assert rms[0] < 1.3 * rms[1:4].max() and rms[-1] < 1.3 * rms[-4:-1].max()

@@ -7,6 +7,7 @@ import signal
 import struct
 import subprocess
 import sys
+import zlib
 
 import cv2
 import imageio.v3 as iio
@@ -471,3 +472,44 @@ def test_closed_stdout_is_an_output_error(monkeypatch):
     monkeypatch.setattr(sys, "stdout", None)
     with pytest.raises(OutputError, match="standard output is closed"):
         atomic_write_bytes("-", b"data")
+
+
+def _png_with_transparency(rows, colour_type, depth, transparency):
+    """A PNG written by hand: IHDR, tRNS, one IDAT of unfiltered rows (already packed), IEND."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    height, width = len(rows), rows.shape[1] * 8 // depth if depth < 8 else rows.shape[1]
+    if colour_type == 2:
+        width //= 3
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"tRNS", transparency)
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(
+    "rows, colour_type, depth, transparency, alpha",
+    [
+        (np.array([[0, 7, 200], [7, 7, 255]], np.uint8), 0, 8, struct.pack(">H", 7), [[1, 0, 1], [0, 0, 1]]),
+        (np.array([[0, 1799, 65535]], ">u2"), 0, 16, struct.pack(">H", 1799), [[1, 0, 1]]),
+        (np.packbits(np.array([[1, 0, 1, 1, 0, 0, 0, 0]], np.uint8), axis=1), 0, 1, struct.pack(">H", 1),
+         [[0, 1, 0, 0, 1, 1, 1, 1]]),
+        (np.array([[9, 9, 9, 7, 7, 7]], np.uint8), 2, 8, struct.pack(">HHH", 7, 7, 7), [[1, 0]]),
+    ],
+    ids=["grey8", "grey16", "grey1", "rgb8"],
+)
+def test_a_transparent_colour_becomes_alpha(rows, colour_type, depth, transparency, alpha):
+    image = decode_image(_png_with_transparency(rows, colour_type, depth, transparency))
+    np.testing.assert_array_equal(image.alpha, np.array(alpha, np.float32))
+
+
+def test_a_palette_with_alpha_keeps_it(recwarn):
+    palette = PILImage.fromarray(np.array([[0, 1, 2]], np.uint8), mode="P")
+    palette.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255])
+    buffer = io.BytesIO()
+    palette.save(buffer, "png", transparency=bytes([255, 0, 51]))
+    image = decode_image(buffer.getvalue())
+    np.testing.assert_array_equal(image.alpha, np.array([[1, 0, 0.2]], np.float32))
+    np.testing.assert_array_equal(image.pixels, np.array([[[1, 0, 0], [0, 1, 0], [0, 0, 1]]], np.float32))
+    assert not recwarn.list
