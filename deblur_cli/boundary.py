@@ -11,7 +11,8 @@ remedies, by name:
     side. Given the PSF, the margin is blurred once more by it, so that it holds what
     the camera would have recorded of the mirrored scene (a mirrored record is blurred
     by the mirrored PSF, which differs for motion blur), and the image's own edge band,
-    half the PSF wide, where light from outside the frame makes the record inconsistent
+    half the PSF wide (none along an axis where the PSF is one pixel thin), where light
+    from outside the frame makes the record inconsistent
     with any inside scene, is blended linearly into that re-blurred canvas. The margin is
     then faded with a raised cosine to the mean of the image's edge pixels, reached half-way between
     opposite edges, so the canvas is smooth across its periodic wrap. Its size is a fast
