@@ -151,6 +151,8 @@ def defocus(radius):
         raise ParameterError(f"defocus radius must be > 0 pixels, got {radius:g}")
     half = max(math.ceil(radius - 0.5), 0)
     _check_side("defocus radius", radius, 2 * half + 1)
+    if half == 0:  # the disk lies within the centre pixel (its area may underflow to 0)
+        return np.ones((1, 1), dtype=np.float32)
     rows, cols = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
     area = _disk_area(float(radius), cols - 0.5, cols + 0.5, rows - 0.5, rows + 0.5)
     return (area / area.sum()).astype(np.float32)
@@ -183,7 +185,8 @@ def gaussian(sigma):
     half = max(math.ceil(4 * sigma), 1)
     _check_side("gaussian sigma", sigma, 2 * half + 1)
     t = np.arange(-half, half + 1, dtype=np.float64)
-    line = np.exp(-0.5 * (t / sigma) ** 2)
+    with np.errstate(over="ignore"):  # a tiny sigma: the tails are 0, as they should be
+        line = np.exp(-0.5 * np.square(t / sigma))
     kernel = np.outer(line, line)
     return (kernel / kernel.sum()).astype(np.float32)
 
@@ -275,22 +278,38 @@ _ARRAY_FILES = (".npy", ".csv", ".txt")
 
 
 def _read_table(path, what):
+    """Rows of numbers separated by semicolons, commas or spaces; ``#`` starts a comment."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: the byte-order mark spreadsheets write
             text = f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"cannot read {what} file as text: {getattr(e, 'strerror', None) or e}", path) from None
-    rows = [line for line in text.splitlines() if line.split("#", 1)[0].strip()]
-    if not rows:
+    lines = [(number, line.split("#", 1)[0].strip()) for number, line in enumerate(text.splitlines(), 1)]
+    lines = [(number, line) for number, line in lines if line]
+    if not lines:
         raise InputError(f"the {what} file holds no numbers; give rows of numbers", path)
-    delimiter = "," if "," in text else None
+    delimiter = next((mark for mark in (";", ",") if any(mark in line for _, line in lines)), None)
+    rows = []
+    for number, line in lines:
+        cells = [cell.strip() for cell in line.split(delimiter)]
+        try:
+            rows.append([float(cell) for cell in cells])
+        except ValueError:
+            bad = next(cell for cell in cells if not _is_number(cell))
+            raise InputError(f"cannot read {what} table: line {number} holds {bad!r}, not a number; "
+                             "give rows of numbers separated by commas or spaces", path) from None
+        if len(rows[-1]) != len(rows[0]):
+            raise InputError(f"cannot read {what} table: line {number} has {len(rows[-1])} numbers, the first row "
+                             f"{len(rows[0])}; give rows of numbers of one length", path)
+    return np.array(rows, dtype=np.float64)
+
+
+def _is_number(text):
     try:
-        return np.loadtxt(rows, delimiter=delimiter, ndmin=2, dtype=np.float64)
-    except ValueError as e:
-        detail = str(e).split(";")[0].strip().rstrip(".")  # numpy's own advice after ";" is for coders
-        raise InputError(
-            f"cannot read {what} table: {detail}; give rows of numbers separated by commas or spaces", path
-        ) from None
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_kernel_file(path, *, what="kernel", average_colour=True):

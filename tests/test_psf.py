@@ -227,8 +227,11 @@ def test_psf_and_kernel_loaders_read_the_same_weights_from_a_file(tmp_path):
     (tmp_path / "k.csv").write_text("# comment\n1000, 2000, 0\n3000,8000,5000\n0,4000,1000\n")
     (tmp_path / "k.txt").write_text("1000 2000 0\n3000\t8000 5000\n\n0 4000 1000  # last row\n")
     (tmp_path / "commas.txt").write_text("1000,2000,0\n3000,8000,5000\n0,4000,1000\n")
+    (tmp_path / "semi.csv").write_bytes("\ufeff1000;2000;0\r\n3000;8000;5000\r\n0;4000;1000\r\n".encode())
+    (tmp_path / "noted.txt").write_text("# rows, from the top\n1000 2000 0\n3000 8000 5000\n0 4000 1000\n")
     cv2.imwrite(str(tmp_path / "k.png"), weights)  # 16-bit grey: read as weights / 65535
     for name, raw in [("k.npy", weights), ("k.csv", weights), ("k.txt", weights), ("commas.txt", weights),
+                      ("semi.csv", weights), ("noted.txt", weights),
                       ("k.png", weights / 65535)]:
         np.testing.assert_allclose(read_kernel_file(tmp_path / name), raw, rtol=1e-6)
         np.testing.assert_allclose(load_kernel(tmp_path / name), raw, rtol=1e-6)
@@ -255,7 +258,9 @@ def test_a_colour_image_is_averaged_as_a_psf_and_refused_as_a_kernel(tmp_path):
         ("none.csv", "", "holds no numbers; give rows of numbers"),
         ("none.txt", "\n  \n", "holds no numbers; give rows of numbers"),
         ("none.csv", "# only a comment\n", "holds no numbers; give rows of numbers"),
-        ("ragged.csv", "1,2\n3\n", "table: the number of columns changed .*; give rows of numbers"),
+        ("ragged.csv", "1,2\n\n3\n", "table: line 3 has 1 numbers, the first row 2; give rows of numbers"),
+        ("word.txt", "# weights\n1 2\n1 x2\n", "table: line 3 holds 'x2', not a number; give rows of numbers"),
+        ("semi.csv", "1;2;x\n", "table: line 1 holds 'x', not a number"),
         ("text.npy", "1 2\n", "not a whole .npy file of numbers; save the array with numpy.save"),
     ],
 )
@@ -306,3 +311,10 @@ def test_the_widest_kernels_allowed_are_built():
     assert gaussian(512).shape == (MAX_PSF_SIDE, MAX_PSF_SIDE)
     with pytest.raises(ParameterError):
         motion(MAX_PSF_SIDE + 2, 0)
+
+
+@pytest.mark.parametrize("make, value", [(defocus, 1e-300), (defocus, 1e-200), (gaussian, 1e-300), (gaussian, 1e-155)])
+def test_a_vanishing_blur_is_the_identity(make, value):
+    # All the weight lies in the centre pixel; no underflow turns it into 0/0.
+    kernel = make(value)
+    assert kernel[kernel.shape[0] // 2, kernel.shape[1] // 2] == 1 and kernel.sum() == 1

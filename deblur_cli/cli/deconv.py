@@ -91,6 +91,8 @@ def command(motion, defocus, gaussian, psf_file, psf_center, nsr_text, snr_db, r
     chosen = None if auto else make_psf(motion, defocus, gaussian, psf_file, psf_center)
     if auto and any(option is not None for option in (motion, defocus, gaussian)):
         raise ParameterError(f"--psf auto estimates the PSF; do not also give {PSF_OPTIONS}")
+    if auto and psf_center != "none":
+        raise ParameterError("--psf-center moves a kernel read with --psf FILE; an estimated PSF is centred already")
     if chosen is None:
         return Task(process, {"psf": None, "psf_info": None, "nsr": nsr, "reg": reg, "boundary": boundary,
                               "psf_kind": psf_kind}, announce=True)

@@ -106,7 +106,8 @@ def _bad_psf(tmp_path, kind):
      (["--motion", "9,30", "--gaussian", "2"], 2, "give one PSF"),
      (["--psf", "auto", "--motion", "9,30"], 2, "--psf auto estimates the PSF"),
      (["--gaussian", "1", "--psf-kind", "motion"], 2, "--psf-kind goes with an estimated PSF"),
-     (["--motion", "5,0", "--psf-center", "centroid"], 2, "--psf-center moves a kernel read with --psf FILE")],
+     (["--motion", "5,0", "--psf-center", "centroid"], 2, "--psf-center moves a kernel read with --psf FILE"),
+     (["--psf", "auto", "--psf-center", "centroid"], 2, "--psf-center moves a kernel read with --psf FILE")],
 )
 def test_bad_input_one_line_no_output(run, tmp_path, blurred_png, args, code, fragment):
     args = [_bad_psf(tmp_path, a) if a in ("nan", "zero") else a for a in args]
