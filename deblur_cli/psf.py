@@ -237,8 +237,8 @@ def validate_psf(psf, image_shape=None, *, source=None):
         height, width = image_shape[:2]
         if array.shape[0] > height or array.shape[1] > width:
             raise InputError(
-                f"the PSF ({array.shape[0]}x{array.shape[1]}) is larger than the image "
-                f"({height}x{width}); use a smaller PSF",
+                f"the PSF ({array.shape[1]}x{array.shape[0]}) is larger than the image "
+                f"({width}x{height}, width x height); use a smaller PSF",
                 source,
             )
     return array.astype(np.float32)
@@ -434,7 +434,7 @@ def psf2otf(psf, shape):
     height, width = shape
     kh, kw = psf.shape
     if kh > height or kw > width:
-        raise InputError(f"the PSF ({kh}x{kw}) is larger than the transform ({height}x{width})")
+        raise InputError(f"the PSF ({kw}x{kh}) is larger than the transform ({width}x{height}, width x height)")
     # Offsets of the kernel's rows and columns from its centre, wrapped onto the grid.
     row_offsets = (np.arange(kh) - kh // 2) % height
     rows = np.zeros((kh, width), dtype=np.float64)

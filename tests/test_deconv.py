@@ -165,8 +165,10 @@ def test_bad_options_and_psfs():
         wiener(image, defocus(1), 0.1, reg="tv")
     with pytest.raises(ParameterError, match="boundary"):
         wiener(image, defocus(1), 0.1, boundary="zero")
-    with pytest.raises(InputError, match="larger than the image"):
+    with pytest.raises(InputError, match=r"the PSF \(31x1\) is larger than the image \(16x16, width x height\)"):
         wiener(image, motion(31, 0), 0.1)
+    with pytest.raises(InputError, match=r"the PSF \(1x31\) is larger than the image \(40x16, width x height\)"):
+        wiener(np.zeros((16, 40), np.float32), motion(31, 90), 0.1)
     with pytest.raises(InputError, match="NaN"):
         wiener(image, np.full((3, 3), np.nan), 0.1)
 
