@@ -33,7 +33,11 @@ class DeblurError(Exception):
         self.path = None if path is None else str(path)
 
     def __str__(self):
-        return f"{self.path}: {self.message}" if self.path else self.message
+        if not self.path:
+            return self.message
+        # A file name may hold a newline or other control characters: escaped, the error stays one line.
+        path = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.path)
+        return f"{path}: {self.message}"
 
 
 class ParameterError(DeblurError, ValueError):

@@ -171,3 +171,10 @@ def test_every_public_name_is_importable_from_the_package():
 
     for name in deblur_cli.__all__:
         assert getattr(deblur_cli, name) is not None
+
+
+def test_a_file_name_with_a_newline_keeps_the_error_on_one_line(run, tmp_path):
+    bad = tmp_path / "ba\nd.png"
+    bad.write_bytes(b"not an image")
+    result = run("convert", bad, "-o", tmp_path / "o.png")
+    assert_one_error(result, 3, "ba\\nd.png: not a supported image")
