@@ -46,7 +46,6 @@ __all__ = [
     "encode_image",
     "check_output_path",
     "check_stdout_open",
-    "nearest_existing",
     "make_output_directory",
     "check_bit_depth",
     "format_extension",
@@ -473,6 +472,12 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
     Returns
     -------
     Image
+
+    Raises
+    ------
+    InputError
+        Empty, damaged or unsupported data, more pixels than ``max_pixels``, an
+        unsupported layout, or float samples that are NaN or infinite.
     """
     array = _decode(data, path, max_pixels)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -637,17 +642,8 @@ def _same_file(a, b):
         return os.path.abspath(a) == os.path.abspath(b)
 
 
-def nearest_existing(path):
-    """``path`` made absolute, or its nearest parent that exists.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    str
-    """
+def _nearest_existing(path):
+    """``path`` made absolute, or its nearest parent that exists."""
     existing = os.path.abspath(path)
     while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
@@ -669,7 +665,7 @@ def make_output_directory(directory, option):
     OutputError
         It, or a parent, is a file; or it cannot be created or written in.
     """
-    existing = nearest_existing(directory)
+    existing = _nearest_existing(directory)
     if not os.path.isdir(existing):
         where = f"{option} is a file" if existing == os.path.abspath(directory) else f"{existing} is a file"
         raise OutputError(f"{where}, not a directory; choose another {option}", str(directory))
@@ -711,7 +707,7 @@ def check_output_path(path, inputs=(), *, overwrite=False):
         raise OutputError("output exists; pass --overwrite to replace it", path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        existing = nearest_existing(directory)
+        existing = _nearest_existing(directory)
         if not os.path.isdir(existing):
             raise OutputError(f"{existing} is not a directory; choose an output path inside a directory", path)
         raise OutputError(f"output directory {directory} does not exist; create it first", path)

@@ -241,6 +241,11 @@ def conv_transpose2d_size(in_size, kernel_size, stride=1, padding=0, output_padd
     stride, padding, output_padding, dilation : int or (int, int)
         As for :func:`conv_transpose2d`.
 
+    Returns
+    -------
+    (int, int)
+        (height, width) of the output.
+
     Raises
     ------
     ParameterError
@@ -625,6 +630,11 @@ def resize_bilinear(pixels, size, *, align_corners=False):
     Returns
     -------
     ndarray of float32, (height, width) or (height, width, C)
+
+    Raises
+    ------
+    ParameterError
+        An empty or not 2-D/3-D image, or a size that is not a pair of integers >= 1.
     """
     import cv2
 

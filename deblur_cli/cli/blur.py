@@ -36,7 +36,27 @@ def image_seed(seed, relpath):
 
 
 def process(image, *, psf, psf_info, noise, seed, relpath):
-    """Blur one image's colour channels (alpha untouched) and add noise seeded by ``relpath``."""
+    """Blur one image's colour channels (alpha untouched) and add noise seeded by ``relpath``.
+
+    Parameters
+    ----------
+    image : Image
+    psf : ndarray
+    psf_info : dict
+        What the record says of the PSF.
+    noise : float
+        Standard deviation of the noise, 0 for none.
+    seed : int
+        The batch's seed; each image's own comes from it and ``relpath``.
+    relpath : str
+        The input's relative name (see :class:`.runner.Task`).
+
+    Returns
+    -------
+    (Image, dict)
+        The blurred image, and the record's parameters: ``psf``, ``noise``, and with
+        noise ``seed`` and ``image_seed``.
+    """
     from ..blur import blur
 
     derived = image_seed(seed, relpath) if noise > 0 else None

@@ -8,6 +8,15 @@ def process(image):
 
     The record names the input's bit depth; the file written has the one that
     ``--bit-depth`` and the format give.
+
+    Parameters
+    ----------
+    image : Image
+
+    Returns
+    -------
+    (Image, dict)
+        The image, and the record's parameters: ``size`` and ``input_bit_depth``.
     """
     return image, {"size": f"{image.shape[1]}x{image.shape[0]}", "input_bit_depth": image.bit_depth}
 

@@ -3,6 +3,7 @@
 import click
 
 from ..choices import BLUR_KINDS, BOUNDARY_MODES, REGULARISERS
+from .options import Number
 from .psf import PSF_OPTIONS, psf_options
 from .runner import Task, image_command
 
@@ -14,6 +15,25 @@ def process(image, *, psf, psf_info, nsr, reg, boundary, psf_kind=None):
     estimate (kind, parameters, confidence, noise) is recorded as ``psf``. When no
     blur is identified the image is returned as it is, with ``nsr_source`` "none":
     even with the identity kernel, Wiener would scale it by 1 / (1 + NSR).
+
+    Parameters
+    ----------
+    image : Image
+        The blurred image.
+    psf : ndarray or None
+        The kernel, or None to estimate it (of kind ``psf_kind``, all kinds when None).
+    psf_info : dict or None
+        What the record says of a given PSF.
+    nsr : float or "auto"
+    reg, boundary : str
+        As :func:`..deconv.wiener` takes them.
+    psf_kind : str, optional
+
+    Returns
+    -------
+    (Image, dict)
+        The deblurred image, and the record's parameters: ``psf``, ``nsr``,
+        ``nsr_source``, ``reg``, ``boundary``.
     """
     from ..deconv import wiener
 
@@ -39,8 +59,6 @@ def _nsr(nsr_text, snr_db):
     if nsr_text is not None and snr_db is not None:
         raise ParameterError("give --nsr or --snr-db, not both")
     if snr_db is not None:
-        if not -300 <= snr_db <= 3000:  # NSR from 1e30 down to 1e-300
-            raise ParameterError(f"--snr-db must be a number of decibels from -300 to 3000, got {snr_db}")
         return 10.0 ** (-snr_db / 10.0)
     if nsr_text is None or nsr_text.strip().lower() == "auto":
         return "auto"
@@ -57,7 +75,8 @@ def _nsr(nsr_text, snr_db):
 @click.option("--nsr", "nsr_text", default=None, metavar="X|auto",
               help="Noise-to-signal power ratio (> 0; larger is smoother), or 'auto' to choose it "
                    "by generalised cross-validation on each image. [default: auto]")
-@click.option("--snr-db", type=float, default=None, metavar="X",
+@click.option("--snr-db", default=None, metavar="X",
+              type=Number("a number of decibels from -300 to 3000", lambda x: -300 <= x <= 3000),  # NSR 1e30..1e-300
               help="Signal-to-noise ratio in dB instead of --nsr: NSR = 10^(-X/10).")
 @click.option("--reg", type=click.Choice(REGULARISERS), default=REGULARISERS[0], show_default=True,
               help="Regulariser R in |H|^2 + NSR |R|^2: identity (classical Wiener) or laplacian "

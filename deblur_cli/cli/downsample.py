@@ -7,7 +7,20 @@ from .runner import Task, image_command
 
 
 def process(image, *, factor, method):
-    """Shrink one image (colour and alpha alike) by ``factor``."""
+    """Shrink one image (colour and alpha alike) by ``factor``.
+
+    Parameters
+    ----------
+    image : Image
+    factor : int
+    method : str
+        As :func:`..resample.downsample` takes it.
+
+    Returns
+    -------
+    (Image, dict)
+        The smaller image, and the record's parameters: sizes, ``method``, ``factor``.
+    """
     import numpy as np
 
     from ..resample import downsample

@@ -9,7 +9,21 @@ _SUMMARY = ("kind", "length", "angle", "radius", "sigma", "confidence", "noise_s
 
 
 def process(image, *, kind, detail):
-    """Estimate one image's blur; nothing is written, the result is the info."""
+    """Estimate one image's blur; nothing is written, the result is the info.
+
+    Parameters
+    ----------
+    image : Image
+    kind : str or None
+        Look for this kind of blur only (None: all).
+    detail : bool
+        Keep every field of :func:`..estimate.estimate_blur`, not only the summary.
+
+    Returns
+    -------
+    (None, dict)
+        No image, and the estimate.
+    """
     from ..estimate import estimate_blur
 
     info = estimate_blur(image.pixels, kind)

@@ -20,6 +20,22 @@ def process(image, *, method, size=None, scale=None, align_corners=False, kernel
 
     ``kernel=None`` stands for the built-in ``kernel_name`` kernel of ``factor``, of
     ``kernel_size``: it is made only once this image's output is known to fit ``max_pixels``.
+
+    Parameters
+    ----------
+    image : Image
+    method : {"bilinear", "transposed"}
+    size, scale, align_corners
+        Bilinear: the output (width, height), or the factor; the corner convention.
+    kernel, kernel_name, kernel_size, factor, stride, padding, output_padding, dilation, normalize_border
+        Transposed convolution, as :func:`..resample.conv_transpose2d` takes them.
+    max_pixels : int, optional
+        Largest output allowed.
+
+    Returns
+    -------
+    (Image, dict)
+        The larger image, and the record's parameters: sizes and the method's own.
     """
     import numpy as np
 
