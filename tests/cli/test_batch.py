@@ -337,3 +337,16 @@ def test_progress_goes_to_stderr_as_lines_when_it_is_not_a_terminal(run, tmp_pat
     assert len(result.stdout.splitlines()) == 3
     quiet = run("estimate", inputs, "--progress", "--quiet", "--jobs", 1)
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+@pytest.mark.parametrize("args, name", [
+    (["deconv", "--motion", "3,0", "--nsr", "0.1"], "rgb_deblurred.png"),
+    (["blur", "--gaussian", "1"], "rgb_blurred.png"),
+    (["upsample", "--scale", "2"], "rgb_up.png"),
+    (["downsample", "--factor", "2"], "rgb_down.png"),
+    (["convert"], "rgb.png"),
+])
+def test_each_command_names_its_outputs_with_its_own_suffix(run, tmp_path, rgb_png, args, name):
+    result = run(args[0], rgb_png, "--out-dir", tmp_path / "out", *args[1:])
+    assert result.exit_code == 0, result.stderr
+    assert os.listdir(tmp_path / "out") == [name]
