@@ -37,7 +37,8 @@ def process(image, *, factor, method):
 
 
 @image_command(writes_images=True, default_suffix="_down", preload=("deblur_cli.resample",))
-@click.option("--factor", type=int, required=True, help="Integer shrinking factor N >= 1.")
+@click.option("--factor", "--scale", "factor", type=int, required=True,
+              help="Integer shrinking factor N >= 1 (--scale is the same option, as upsample names it).")
 @click.option("--method", type=click.Choice(DOWNSAMPLE_METHODS), default=DOWNSAMPLE_METHODS[0], show_default=True,
               help="Block mean, block maximum (max-pooling), or bilinear sampling.")
 def command(factor, method, **_):
@@ -62,5 +63,5 @@ def command(factor, method, **_):
     from ..errors import ParameterError
 
     if factor < 1:
-        raise ParameterError(f"--factor must be an integer >= 1, got {factor}")
+        raise ParameterError(f"--factor/--scale must be an integer >= 1, got {factor}")
     return Task(process, {"factor": factor, "method": method})

@@ -27,7 +27,7 @@ def test_area_and_max_are_block_mean_and_max_of_the_full_blocks(run, tmp_path, o
     crop = bgr[: h * factor, : w * factor]
     area, peak = tmp_path / "area.png", tmp_path / "max.png"
     assert run("downsample", path, "-o", area, "--factor", factor).exit_code == 0
-    assert run("downsample", path, "-o", peak, "--factor", factor, "--method", "max").exit_code == 0
+    assert run("downsample", path, "-o", peak, "--scale", factor, "--method", "max").exit_code == 0
     expected_mean = block_reduce(crop.astype(np.float64), (factor, factor, 1), np.mean)
     written = cv2.imread(str(area))
     assert written.shape == (h, w, 3)
@@ -63,8 +63,8 @@ def test_verbose_and_report_give_the_output_size(run, tmp_path, odd_png):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--factor", 0], "--factor must be an integer >= 1, got 0"),
-        (["--factor", -3], "--factor must be an integer >= 1, got -3"),
+        (["--factor", 0], "--factor/--scale must be an integer >= 1, got 0"),
+        (["--factor", -3], "--factor/--scale must be an integer >= 1, got -3"),
         (["--factor", 32], "factor 32 is larger than the image (45x31)"),
     ],
 )
