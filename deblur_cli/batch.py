@@ -95,7 +95,7 @@ def _read_list(list_file):
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def expand_inputs(specs, *, recursive=False, skip=None):
+def expand_inputs(specs, *, recursive=False, skip=None, output_of=None):
     """Turn command-line input arguments into a sorted list of :class:`Item`.
 
     Parameters
@@ -110,6 +110,10 @@ def expand_inputs(specs, *, recursive=False, skip=None):
         A directory whose files directories and globs do not take when it lies
         inside them (the output directory, so that a second run does not take the
         first one's outputs as inputs).
+    output_of : callable, optional
+        ``output_of(item)`` gives the path an input will be written to. A file that
+        directories and globs find is dropped when it is the output of another input
+        of the same run (a rerun with the outputs beside the inputs).
 
     Returns
     -------
@@ -143,6 +147,7 @@ def expand_inputs(specs, *, recursive=False, skip=None):
     def skipped(base):  # the directory to skip counts only inside the input directory, not as it
         return {os.path.realpath(skip)} - {os.path.realpath(base)} if skip else set()
 
+    found_in_listings, named = set(), set()  # keys of the files that directories and globs found, that were named
     for spec in pending:
         if os.path.isdir(spec):
             found = list(_walk(spec, recursive, skipped(spec)))
@@ -160,7 +165,30 @@ def expand_inputs(specs, *, recursive=False, skip=None):
                 add(path, os.path.relpath(path, root))
         else:
             add(spec, os.path.basename(spec))
+            named.add(os.path.abspath(spec))
+            continue
+        found_in_listings.update(os.path.abspath(path) for path in found)
+    if output_of is not None:
+        for key in _outputs_of_others(items, output_of) & (found_in_listings - named):
+            del items[key]
     return sorted(items.values(), key=lambda item: item.path)
+
+
+def _entry(path):
+    """A path as its directory's real path and its own name: the directory entry, a link not followed."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(directory), name)
+
+
+def _outputs_of_others(items, output_of):
+    """Keys of ``items`` (``{absolute path: Item}``) whose file is the output of another of them."""
+    entries = {_entry(key): key for key in items}
+    taken = set()
+    for key, item in items.items():
+        written = entries.get(_entry(output_of(item)))
+        if written is not None and written != key:
+            taken.add(written)
+    return taken
 
 
 def may_be_several(specs):

@@ -88,6 +88,23 @@ def test_the_output_directory_inside_an_input_directory_is_skipped(tree):
     assert relpaths(expand_inputs([str(out)], skip=str(out))) == ["d.tif"]
 
 
+def test_outputs_of_other_inputs_found_in_a_directory_are_dropped(tree):
+    def output_of(item):
+        return os.path.join(str(tree), output_name(item, template=None, suffix="_x", extension="png"))
+
+    (tree / "a_x.png").write_bytes(b"x")  # a's output
+    (tree / "b_x.png").write_bytes(b"x")  # b.jpg's output
+    (tree / "b_x_x.png").write_bytes(b"x")  # and b_x.png's
+    assert relpaths(expand_inputs([str(tree)], output_of=output_of)) == ["a.png", "b.jpg"]
+    # Without b.jpg among the inputs, b_x.png is an input like any other.
+    assert relpaths(expand_inputs([str(tree / "*.png")], output_of=output_of)) == ["a.png", "b_x.png"]
+    # Named, a file is kept: its clash with the plan is then for the collision check to say.
+    named = expand_inputs([str(tree), str(tree / "a_x.png")], output_of=output_of)
+    assert relpaths(named) == ["a.png", "a_x.png", "b.jpg"]
+    # Elsewhere, the outputs are not inputs.
+    assert len(expand_inputs([str(tree)], output_of=lambda item: os.path.join("out", item.relpath))) == 5
+
+
 def test_a_list_file_may_start_with_a_byte_order_mark(tree):
     listing = tree / "list.txt"
     listing.write_bytes(b"\xef\xbb\xbf" + str(tree / "a.png").encode() + b"\r\n")

@@ -207,9 +207,9 @@ def _plan(items, options, writes_images, default_suffix, reads):
 
     No output may be an input or one of ``reads`` (see :func:`_files_read`).
     """
-    from ..batch import find_collisions, output_name
+    from ..batch import find_collisions
     from ..errors import ParameterError
-    from ..images import FORMATS, check_bit_depth, check_output_path, format_extension
+    from ..images import check_bit_depth, check_output_path, format_extension
 
     if not writes_images:
         return [(item, None) for item in items]
@@ -234,12 +234,8 @@ def _plan(items, options, writes_images, default_suffix, reads):
         raise ParameterError("say where to write: -o FILE for one input, or --out-dir DIR")
     if items[0].path == "-":
         raise ParameterError("standard input needs -o FILE (or '-' for stdout)")
-    extension = FORMATS[options["fmt"].lower()].lstrip(".") if options["fmt"] else None
-    suffix = default_suffix if options["suffix"] is None else options["suffix"]
-    pairs = [
-        (item, os.path.join(out_dir, output_name(item, template=options["name_template"], suffix=suffix, extension=extension)))
-        for item in items
-    ]
+    output_of = _out_dir_naming(options, default_suffix)
+    pairs = [(item, output_of(item)) for item in items]
     find_collisions(pairs)
     _refuse_replacing_reads([output for _, output in pairs], reads)
     if options["fmt"] is not None:
@@ -251,6 +247,17 @@ def _plan(items, options, writes_images, default_suffix, reads):
     for extension in {format_extension(output) for _, output in pairs}:
         check_bit_depth(extension, options["bit_depth"])
     return pairs
+
+
+def _out_dir_naming(options, default_suffix):
+    """The function giving each input's output path in ``--out-dir`` (``--suffix``, ``--name``, ``--format``)."""
+    from ..batch import output_name
+    from ..images import FORMATS
+
+    extension = FORMATS[options["fmt"].lower()].lstrip(".") if options["fmt"] else None
+    suffix = default_suffix if options["suffix"] is None else options["suffix"]
+    return lambda item: os.path.join(options["out_dir"], output_name(item, template=options["name_template"],
+                                                                     suffix=suffix, extension=extension))
 
 
 _CONFLICTS = (
@@ -384,8 +391,10 @@ def _execute(name, task, options, *, writes_images, default_suffix):
 
     started = time.perf_counter()
     _refuse_conflicts(options)
+    in_out_dir = writes_images and options["out_dir"] is not None and options["output"] is None
     items = expand_inputs(options["inputs"], recursive=options["recursive"],
-                          skip=options.get("out_dir") if writes_images else None)
+                          skip=options["out_dir"] if in_out_dir else None,
+                          output_of=_out_dir_naming(options, default_suffix) if in_out_dir else None)
     if items[0].path == "-" and options.get("reference_dir") is not None:
         raise ParameterError("standard input has no relative path to pair in --reference-dir; use --reference FILE")
     shard = parse_shard(options["shard"]) if options["shard"] else None

@@ -350,3 +350,16 @@ def test_each_command_names_its_outputs_with_its_own_suffix(run, tmp_path, rgb_p
     result = run(args[0], rgb_png, "--out-dir", tmp_path / "out", *args[1:])
     assert result.exit_code == 0, result.stderr
     assert os.listdir(tmp_path / "out") == [name]
+
+
+@pytest.mark.parametrize("again", ["--skip-existing", "--overwrite"])
+def test_rerunning_with_the_outputs_beside_the_inputs(run, tmp_path, again):
+    inputs = make_inputs(tmp_path / "in", 3)
+    assert run("convert", inputs, "--out-dir", inputs, "--suffix", "_c", "--jobs", 1).exit_code == 0
+    report = tmp_path / "r.json"
+    result = run("convert", inputs, "--out-dir", inputs, "--suffix", "_c", again, "--jobs", 1, "--report", report)
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(report.read_text())["records"]
+    assert [r["input"] for r in records] == [str(inputs / f"img0{i}.png") for i in range(3)]
+    assert {r["status"] for r in records} == {"skipped" if again == "--skip-existing" else "done"}
+    assert sorted(os.listdir(inputs)) == sorted([f"img0{i}.png" for i in range(3)] + [f"img0{i}_c.png" for i in range(3)])
