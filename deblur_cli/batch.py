@@ -429,17 +429,26 @@ def _start_forkserver():
 
 
 def _worker_main(connection, function, threads):
-    """A worker process: run the tasks that arrive on ``connection``, send back each outcome."""
+    """A worker process: run the tasks that arrive on ``connection``, send back each outcome.
+
+    It ends quietly when the main process is gone: nobody is left to take its results.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C stops
     from .threads import set_thread_budget
 
     set_thread_budget(threads)
-    while True:
-        try:
+    try:
+        while True:
             index, argument = connection.recv()
-        except EOFError:  # the main process is gone
-            return
-        connection.send((index, _call(function, argument)))
+            # The main process sends one task at a time and waits for its outcome, so the pipe
+            # reads as ready now only at its end: a task sent just before the main process died.
+            # (The parent process id tells nothing here: the parent is the forkserver, which
+            # lives as long as its workers do.)
+            if connection.poll():
+                return
+            connection.send((index, _call(function, argument)))
+    except (EOFError, OSError):  # the main process is gone
+        return
 
 
 class _Worker:

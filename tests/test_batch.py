@@ -1,5 +1,7 @@
 """Input expansion, sharding, output naming and collision checks."""
 
+import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -9,6 +11,8 @@ import pytest
 
 from deblur_cli.batch import (
     Item,
+    _context,
+    _worker_main,
     expand_inputs,
     find_collisions,
     may_be_several,
@@ -211,6 +215,57 @@ def test_a_worker_that_dies_fails_only_its_own_task():
     assert sorted(results) == list(range(8))
     assert results[3][0] is None and "worker process died (killed by signal 9" in results[3][1]
     assert {i: value for i, (value, _) in results.items() if i != 3} == {i: i * 10 for i in range(8) if i != 3}
+
+
+_KILLS_ITS_MAIN_PROCESS = """
+import contextlib, os, signal, sys, time
+from deblur_cli.batch import run_parallel
+
+def kill_main_then_finish(main):
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(main, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return main
+
+if __name__ == "__main__":
+    run_parallel(kill_main_then_finish, [os.getpid()] * 3, jobs=2, on_result=print)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_workers_end_quietly_when_the_main_process_is_killed(tmp_path):
+    # Each worker kills the main process, waits until it is gone, then finds nobody to send its result to.
+    script = tmp_path / "batch.py"
+    script.write_text(_KILLS_ITS_MAIN_PROCESS)
+    gone = tmp_path / "gone"
+    process = subprocess.Popen([sys.executable, str(script), str(gone)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.wait(timeout=60) == -signal.SIGKILL
+        gone.touch()
+        out, err = process.communicate(timeout=60)  # the pipes close when the workers have ended too
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert (out, err) == ("", "")
+
+
+def record_call(path):
+    open(path, "x").close()
+
+
+def test_a_task_left_by_a_main_process_that_is_gone_is_not_run(tmp_path):
+    main_end, worker_end = multiprocessing.Pipe()
+    main_end.send((0, str(tmp_path / "ran")))
+    main_end.close()
+    worker = _context().Process(target=_worker_main, args=(worker_end, record_call, 1))
+    worker.start()
+    worker_end.close()
+    worker.join(timeout=60)
+    assert worker.exitcode == 0
+    assert not (tmp_path / "ran").exists()
 
 
 def test_run_parallel_fail_fast_stops_the_workers():

@@ -113,7 +113,8 @@ def test_same_batch_twice_gives_identical_bytes(run, tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_interrupt_leaves_only_complete_files_and_exits_130(tmp_path, jobs):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_leaves_only_complete_files_and_exits_128_plus_signal(tmp_path, jobs, signum, code):
     big = np.random.default_rng(0).integers(0, 65536, (1024, 1024, 3), dtype=np.uint16)
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -128,9 +129,10 @@ def test_interrupt_leaves_only_complete_files_and_exits_130(tmp_path, jobs):
     )
     first = process.stderr.readline()  # one image is done: the batch is under way
     assert first.startswith("deblur: ")
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, rest = process.communicate(timeout=60)
-    assert process.returncode == 130, first + rest
+    assert process.returncode == code, first + rest
+    assert "Traceback" not in rest and rest.endswith("interrupted\n" if code == 130 else "terminated\n")
     written = list(out.iterdir())
     assert 1 <= len(written) < 41
     for path in written:
