@@ -473,6 +473,11 @@ def _execute(name, task, options, *, writes_images, default_suffix):
                                  options.get("bit_depth"), options["max_pixels"],
                                  bool(options.get("overwrite") or options.get("skip_existing")))))
 
+    if writes_images:  # what a run killed outright (SIGKILL, power loss) left
+        from ..images import remove_partial_writes
+
+        remove_partial_writes(*(output for _, output in pairs))
+
     show_progress = options["progress"] if options["progress"] is not None else sys.stderr.isatty()
     bar = None
     if batch and show_progress and not quiet and jobs:
@@ -528,9 +533,8 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         if writes_images:
             from ..images import remove_partial_writes
 
-            for index, job in jobs:  # a worker stopped or killed in mid-write leaves its temporary file
-                if records[index]["status"] != "done":
-                    remove_partial_writes(job.output)
+            # A worker stopped or killed in mid-write leaves its temporary file.
+            remove_partial_writes(*(job.output for index, job in jobs if records[index]["status"] != "done"))
     for record in records:  # left when --fail-fast stopped the run
         if record["status"] == "pending":
             record.update(status="not run", output=None)

@@ -365,3 +365,19 @@ def test_rerunning_with_the_outputs_beside_the_inputs(run, tmp_path, again):
     assert [r["input"] for r in records] == [str(inputs / f"img0{i}.png") for i in range(3)]
     assert {r["status"] for r in records} == {"skipped" if again == "--skip-existing" else "done"}
     assert sorted(os.listdir(inputs)) == sorted([f"img0{i}.png" for i in range(3)] + [f"img0{i}_c.png" for i in range(3)])
+
+
+def test_resuming_removes_what_a_killed_run_left_half_written(run, tmp_path):
+    from deblur_cli.images import _partial_prefix
+
+    inputs = make_inputs(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run("convert", inputs / "img00.png", "-o", out / "img00.png").exit_code == 0
+    stale = [out / (_partial_prefix(out / f"img0{i}.png") + "0123abcd.part") for i in range(3)]
+    unrelated = out / (_partial_prefix(out / "img00.png.png") + "0123abcd.part")  # no output of this run
+    for path in [*stale, unrelated]:
+        path.write_bytes(b"half")
+    result = run("convert", inputs, "--out-dir", out, "--skip-existing", "--jobs", 1)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(os.listdir(out)) == sorted([unrelated.name, "img00.png", "img01.png", "img02.png"])
