@@ -240,8 +240,10 @@ def parse_shard(text):
 def take_shard(items, k, n):
     """The K-th of N disjoint shares of the inputs (every N-th, starting at K-1).
 
-    The inputs are sorted first, so every machine of an array job that is given the
-    same inputs takes a different share and together they take each input once.
+    The inputs are sorted first by their relative paths (the ones ``--out-dir`` keeps),
+    so every machine of an array job that is given the same tree takes a different
+    share and together they take each input once, however each spells the paths or
+    wherever it mounts the tree. The full path only breaks ties.
 
     Parameters
     ----------
@@ -254,7 +256,7 @@ def take_shard(items, k, n):
     -------
     list of Item
     """
-    ordered = sorted(items, key=lambda item: item.path)
+    ordered = sorted(items, key=lambda item: (item.relpath, item.path))
     return ordered[k - 1 :: n]
 
 

@@ -138,6 +138,20 @@ def test_shards_cover_inputs_exactly_once():
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
 
 
+def test_shards_do_not_depend_on_how_the_tree_is_reached(tree, monkeypatch):
+    # Mounted at two places whose names sort the other way round, the tree gives the same shares.
+    (tree / "mounts").mkdir()
+    os.symlink(tree / "sub", tree / "mounts" / "a")
+    os.symlink(tree, tree / "mounts" / "z")
+    monkeypatch.chdir(tree)
+    spellings = [["./sub", "."], [str(tree / "mounts" / "z"), str(tree / "mounts" / "a")]]
+    shares = []
+    for specs in spellings:
+        items = expand_inputs(specs)
+        shares.append([[item.relpath for item in take_shard(items, k, 2)] for k in (1, 2)])
+    assert shares[0] == shares[1] == [["a.png", "c.png"], ["b.jpg"]]
+
+
 @pytest.mark.parametrize("text", ["0/3", "4/3", "1", "a/b", "2/0"])
 def test_bad_shard_is_refused(text):
     with pytest.raises(ParameterError, match="--shard"):

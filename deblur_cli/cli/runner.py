@@ -135,7 +135,7 @@ def _runner_options(writes_images, default_suffix):
         click.option("--threads", type=click.IntRange(min=1), default=None,
                      help="Threads per job for FFTs and OpenCV [default: cores / jobs]."),
         click.option("--shard", default=None, metavar="K/N",
-                     help="Process only the K-th of N shares of the sorted inputs (array jobs)."),
+                     help="Process only the K-th of N shares of the inputs, sorted by relative path (array jobs)."),
         click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails."),
         click.option("--progress/--no-progress", default=None,
                      help="Progress bar on stderr [default: when stderr is a terminal]."),
