@@ -526,14 +526,16 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
         Called in this process as ``on_result(index, value, error, seconds)`` as
         each task ends (in completion order); ``error`` is a DeblurError or None.
     fail_fast : bool, optional
-        Stop at the first error.
+        Stop at the first error: no task starts after it, and those already running
+        finish and are reported.
 
     Notes
     -----
     Each worker takes one task at a time, so a worker that dies (killed, out of
     memory) costs only its own task, which is reported as failed, and a new worker
     takes over. Workers ignore SIGINT; on Ctrl-C (or an early stop) this process
-    terminates them, and a KeyboardInterrupt goes on up to the caller. A worker may be
+    terminates them, and a KeyboardInterrupt goes on up to the caller. A worker that
+    finds the main process gone (killed outright) ends quietly. A worker may be
     killed in the middle of a write: the caller removes what its unfinished tasks left
     (see :func:`.images.remove_partial_writes`).
     """
@@ -584,7 +586,7 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
                         workers.remove(worker)  # replaced by a new one if tasks remain
                     on_result(index, value, error, seconds)
                     if fail_fast and error:
-                        return
+                        pending.clear()  # the tasks under way finish: their outputs may be written already
     finally:
         for worker in workers:
             worker.stop()

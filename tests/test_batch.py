@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -216,6 +217,30 @@ def test_run_parallel_fail_fast_stops():
     assert seen == [0, 1]
 
 
+def failing_or_waiting(argument):
+    """Fail at once for ``"fail"``; else wait (30 s at most) for the file ``argument`` to appear."""
+    if argument == "fail":
+        raise DeblurError("failed")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(argument) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return argument
+
+
+def test_fail_fast_reports_the_tasks_that_were_running(tmp_path):
+    # The second task is running when the first fails, and ends only after that failure is reported.
+    flag = tmp_path / "failure reported"
+    seen = {}
+
+    def on_result(index, value, error, seconds):
+        seen[index] = error.message if error else value
+        flag.touch()
+
+    run_parallel(failing_or_waiting, ["fail", str(flag), "never", "never"], jobs=2, fail_fast=True,
+                 on_result=on_result)
+    assert seen == {0: "failed", 1: str(flag)}
+
+
 def dying_on_three(number):
     if number == 3:
         os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
@@ -286,7 +311,8 @@ def test_run_parallel_fail_fast_stops_the_workers():
     seen = []
     run_parallel(failing_on_odd, range(40), jobs=2, fail_fast=True,
                  on_result=lambda i, value, error, seconds: seen.append((i, error is not None)))
-    assert seen[-1][1] and sum(failed for _, failed in seen) == 1 and len(seen) < 40
+    first_failure = [failed for _, failed in seen].index(True)
+    assert len(seen) - first_failure <= 2  # only the task the other worker was running comes after it
 
 
 def thread_budget(_):

@@ -152,6 +152,17 @@ def test_fail_fast_records_what_did_not_run(run, tmp_path):
     assert [r["output"] is None for r in document["records"]] == [False, True, True, True, True]
 
 
+def test_fail_fast_in_parallel_records_every_output_it_wrote(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 8, corrupt={1})
+    out, report = tmp_path / "out", tmp_path / "r.json"
+    result = run("convert", inputs, "--out-dir", out, "--jobs", 2, "--fail-fast", "--report", report)
+    assert result.exit_code == 1
+    records = json.loads(report.read_text())["records"]
+    assert records[1]["status"] == "failed"
+    assert all(r["output"] is None for r in records if r["status"] == "not run")
+    assert sorted(os.listdir(out)) == sorted(os.path.basename(r["output"]) for r in records if r["status"] == "done")
+
+
 @pytest.mark.parametrize("report, code", [("nowhere/r.json", 3), ("r.txt", 2)])
 @pytest.mark.parametrize("many", [True, False])
 def test_unwritable_report_is_refused_before_any_work(run, tmp_path, report, code, many):
