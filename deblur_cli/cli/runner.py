@@ -419,7 +419,7 @@ class _ProgressLines:
 def _execute(name, task, options, *, writes_images, default_suffix):
     from ..batch import expand_inputs, job_count, parse_shard, run_parallel, take_shard
     from ..errors import CheckFailed, ParameterError
-    from ..images import format_extension
+    from ..images import format_extension, remove_partial_writes
 
     started = time.perf_counter()
     _refuse_conflicts(options)
@@ -474,8 +474,6 @@ def _execute(name, task, options, *, writes_images, default_suffix):
                                  bool(options.get("overwrite") or options.get("skip_existing")))))
 
     if writes_images:  # what a run killed outright (SIGKILL, power loss) left
-        from ..images import remove_partial_writes
-
         remove_partial_writes(*(output for _, output in pairs))
 
     show_progress = options["progress"] if options["progress"] is not None else sys.stderr.isatty()
@@ -531,8 +529,6 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         if bar is not None:
             bar.__exit__(None, None, None)
         if writes_images:
-            from ..images import remove_partial_writes
-
             # A worker stopped or killed in mid-write leaves its temporary file.
             remove_partial_writes(*(job.output for index, job in jobs if records[index]["status"] != "done"))
     for record in records:  # left when --fail-fast stopped the run
