@@ -95,7 +95,7 @@ def _read_list(list_file):
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def expand_inputs(specs, *, recursive=False, skip=None):
+def expand_inputs(specs, *, recursive=False, skip=None, output_of=None):
     """Turn command-line input arguments into a sorted list of :class:`Item`.
 
     Parameters
@@ -110,6 +110,10 @@ def expand_inputs(specs, *, recursive=False, skip=None):
         A directory whose files directories and globs do not take when it lies
         inside them (the output directory, so that a second run does not take the
         first one's outputs as inputs).
+    output_of : callable, optional
+        ``output_of(item)`` gives the path an input will be written to. A file that
+        directories and globs find is dropped when it is the output of another input
+        of the same run (a rerun with the outputs beside the inputs).
 
     Returns
     -------
@@ -143,6 +147,7 @@ def expand_inputs(specs, *, recursive=False, skip=None):
     def skipped(base):  # the directory to skip counts only inside the input directory, not as it
         return {os.path.realpath(skip)} - {os.path.realpath(base)} if skip else set()
 
+    found_in_listings, named = set(), set()  # keys of the files that directories and globs found, that were named
     for spec in pending:
         if os.path.isdir(spec):
             found = list(_walk(spec, recursive, skipped(spec)))
@@ -160,7 +165,30 @@ def expand_inputs(specs, *, recursive=False, skip=None):
                 add(path, os.path.relpath(path, root))
         else:
             add(spec, os.path.basename(spec))
+            named.add(os.path.abspath(spec))
+            continue
+        found_in_listings.update(os.path.abspath(path) for path in found)
+    if output_of is not None:
+        for key in _outputs_of_others(items, output_of) & (found_in_listings - named):
+            del items[key]
     return sorted(items.values(), key=lambda item: item.path)
+
+
+def _entry(path):
+    """A path as its directory's real path and its own name: the directory entry, a link not followed."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(directory), name)
+
+
+def _outputs_of_others(items, output_of):
+    """Keys of ``items`` (``{absolute path: Item}``) whose file is the output of another of them."""
+    entries = {_entry(key): key for key in items}
+    taken = set()
+    for key, item in items.items():
+        written = entries.get(_entry(output_of(item)))
+        if written is not None and written != key:
+            taken.add(written)
+    return taken
 
 
 def may_be_several(specs):
@@ -212,8 +240,10 @@ def parse_shard(text):
 def take_shard(items, k, n):
     """The K-th of N disjoint shares of the inputs (every N-th, starting at K-1).
 
-    The inputs are sorted first, so every machine of an array job that is given the
-    same inputs takes a different share and together they take each input once.
+    The inputs are sorted first by their relative paths (the ones ``--out-dir`` keeps),
+    so every machine of an array job that is given the same tree takes a different
+    share and together they take each input once, however each spells the paths or
+    wherever it mounts the tree. The full path only breaks ties.
 
     Parameters
     ----------
@@ -226,7 +256,7 @@ def take_shard(items, k, n):
     -------
     list of Item
     """
-    ordered = sorted(items, key=lambda item: item.path)
+    ordered = sorted(items, key=lambda item: (item.relpath, item.path))
     return ordered[k - 1 :: n]
 
 
@@ -401,17 +431,26 @@ def _start_forkserver():
 
 
 def _worker_main(connection, function, threads):
-    """A worker process: run the tasks that arrive on ``connection``, send back each outcome."""
+    """A worker process: run the tasks that arrive on ``connection``, send back each outcome.
+
+    It ends quietly when the main process is gone: nobody is left to take its results.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C stops
     from .threads import set_thread_budget
 
     set_thread_budget(threads)
-    while True:
-        try:
+    try:
+        while True:
             index, argument = connection.recv()
-        except EOFError:  # the main process is gone
-            return
-        connection.send((index, _call(function, argument)))
+            # The main process sends one task at a time and waits for its outcome, so the pipe
+            # reads as ready now only at its end: a task sent just before the main process died.
+            # (The parent process id tells nothing here: the parent is the forkserver, which
+            # lives as long as its workers do.)
+            if connection.poll():
+                return
+            connection.send((index, _call(function, argument)))
+    except (EOFError, OSError):  # the main process is gone
+        return
 
 
 class _Worker:
@@ -487,14 +526,16 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
         Called in this process as ``on_result(index, value, error, seconds)`` as
         each task ends (in completion order); ``error`` is a DeblurError or None.
     fail_fast : bool, optional
-        Stop at the first error.
+        Stop at the first error: no task starts after it, and those already running
+        finish and are reported.
 
     Notes
     -----
     Each worker takes one task at a time, so a worker that dies (killed, out of
     memory) costs only its own task, which is reported as failed, and a new worker
     takes over. Workers ignore SIGINT; on Ctrl-C (or an early stop) this process
-    terminates them, and a KeyboardInterrupt goes on up to the caller. A worker may be
+    terminates them, and a KeyboardInterrupt goes on up to the caller. A worker that
+    finds the main process gone (killed outright) ends quietly. A worker may be
     killed in the middle of a write: the caller removes what its unfinished tasks left
     (see :func:`.images.remove_partial_writes`).
     """
@@ -545,7 +586,7 @@ def run_parallel(function, arguments, *, jobs=1, threads=None, on_result, fail_f
                         workers.remove(worker)  # replaced by a new one if tasks remain
                     on_result(index, value, error, seconds)
                     if fail_fast and error:
-                        return
+                        pending.clear()  # the tasks under way finish: their outputs may be written already
     finally:
         for worker in workers:
             worker.stop()

@@ -28,7 +28,6 @@ import os
 import re
 import struct
 import sys
-import tempfile
 import threading
 import zlib
 from dataclasses import dataclass, replace
@@ -725,14 +724,51 @@ _FILE_MODE = 0o666 & ~_read_umask()  # read once: changing the umask later would
 
 
 _PARTIAL_SUFFIX = ".part"
+_PARTIAL_TOKEN_HEX = 8  # hex digits of the random part of a temporary name
+_NAME_MAX = 255  # bytes in a file name on the common file systems
 
 
 def _partial_prefix(path):
-    return "." + os.path.basename(path) + "."
+    """The start of the temporary names of ``path``: ``.NAME.``, where NAME is the target's name.
+
+    A name too long to leave room for the rest within 255 bytes is cut (at a character)
+    and followed by ``~`` and a hash of the whole name, so that two long names still
+    get prefixes of their own.
+    """
+    name = os.path.basename(path)
+    room = _NAME_MAX - len(f"..{'0' * _PARTIAL_TOKEN_HEX}{_PARTIAL_SUFFIX}")
+    if len(os.fsencode(name)) <= room:
+        return f".{name}."
+    import hashlib
+
+    digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
+    while len(os.fsencode(name + digest)) > room:
+        name = name[:-1]
+    return f".{name}{digest}."
 
 
-def remove_partial_writes(path):
-    """Remove the temporary files that interrupted writes of ``path`` left beside it.
+def _is_partial_of(name, prefix):
+    """Whether ``name`` is a temporary name made with ``prefix``, exactly: not another target's."""
+    token = name[len(prefix) : -len(_PARTIAL_SUFFIX)]
+    return (name.startswith(prefix) and name.endswith(_PARTIAL_SUFFIX) and len(token) == _PARTIAL_TOKEN_HEX
+            and all(c in "0123456789abcdef" for c in token))
+
+
+def _create_partial(path, directory):
+    """Create a new temporary file for ``path`` in ``directory``; returns ``(fd, its path)``."""
+    import secrets
+
+    prefix = _partial_prefix(path)
+    while True:
+        temporary = os.path.join(directory, prefix + secrets.token_hex(_PARTIAL_TOKEN_HEX // 2) + _PARTIAL_SUFFIX)
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), temporary
+        except FileExistsError:  # 2**32 names: a clash is rare, and the next try another name
+            continue
+
+
+def remove_partial_writes(*paths):
+    """Remove the temporary files that interrupted writes of ``paths`` left beside them.
 
     :func:`atomic_write_bytes` cleans up after itself when it is interrupted by an
     exception; a process killed in the middle of a write cannot, and its caller
@@ -740,24 +776,26 @@ def remove_partial_writes(path):
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The target that was being written (``"-"`` does nothing).
+    *paths : str or os.PathLike
+        The targets that were being written (``"-"`` is passed over). Each directory
+        is listed once, however many of them it holds.
     """
-    path = str(path)
-    if path == "-":
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    prefix = _partial_prefix(path)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(prefix) and name.endswith(_PARTIAL_SUFFIX):
-            try:
-                os.unlink(os.path.join(directory, name))
-            except OSError:
-                pass
+    prefixes = {}
+    for path in map(str, paths):
+        if path != "-":
+            prefixes.setdefault(os.path.dirname(os.path.abspath(path)), set()).add(_partial_prefix(path))
+    for directory, wanted in prefixes.items():
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            prefix = name[: len(name) - _PARTIAL_TOKEN_HEX - len(_PARTIAL_SUFFIX)]
+            if prefix in wanted and _is_partial_of(name, prefix):
+                try:
+                    os.unlink(os.path.join(directory, name))
+                except OSError:
+                    pass
 
 
 def atomic_write_bytes(path, data, *, overwrite=False):
@@ -788,7 +826,7 @@ def atomic_write_bytes(path, data, *, overwrite=False):
     if not overwrite and os.path.lexists(path):
         raise OutputError("output exists; pass --overwrite to replace it", path)
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=_partial_prefix(path), suffix=_PARTIAL_SUFFIX)
+        fd, temporary = _create_partial(path, directory)
     except FileNotFoundError:
         raise OutputError(f"output directory {directory} does not exist; create it first", path) from None
     except OSError as e:

@@ -1,14 +1,19 @@
 """Input expansion, sharding, output naming and collision checks."""
 
+import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from deblur_cli.batch import (
     Item,
+    _context,
+    _worker_main,
     expand_inputs,
     find_collisions,
     may_be_several,
@@ -88,6 +93,23 @@ def test_the_output_directory_inside_an_input_directory_is_skipped(tree):
     assert relpaths(expand_inputs([str(out)], skip=str(out))) == ["d.tif"]
 
 
+def test_outputs_of_other_inputs_found_in_a_directory_are_dropped(tree):
+    def output_of(item):
+        return os.path.join(str(tree), output_name(item, template=None, suffix="_x", extension="png"))
+
+    (tree / "a_x.png").write_bytes(b"x")  # a's output
+    (tree / "b_x.png").write_bytes(b"x")  # b.jpg's output
+    (tree / "b_x_x.png").write_bytes(b"x")  # and b_x.png's
+    assert relpaths(expand_inputs([str(tree)], output_of=output_of)) == ["a.png", "b.jpg"]
+    # Without b.jpg among the inputs, b_x.png is an input like any other.
+    assert relpaths(expand_inputs([str(tree / "*.png")], output_of=output_of)) == ["a.png", "b_x.png"]
+    # Named, a file is kept: its clash with the plan is then for the collision check to say.
+    named = expand_inputs([str(tree), str(tree / "a_x.png")], output_of=output_of)
+    assert relpaths(named) == ["a.png", "a_x.png", "b.jpg"]
+    # Elsewhere, the outputs are not inputs.
+    assert len(expand_inputs([str(tree)], output_of=lambda item: os.path.join("out", item.relpath))) == 5
+
+
 def test_a_list_file_may_start_with_a_byte_order_mark(tree):
     listing = tree / "list.txt"
     listing.write_bytes(b"\xef\xbb\xbf" + str(tree / "a.png").encode() + b"\r\n")
@@ -115,6 +137,20 @@ def test_shards_cover_inputs_exactly_once():
     taken = [item for shard in shards for item in shard]
     assert sorted(taken, key=lambda item: item.path) == items
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def test_shards_do_not_depend_on_how_the_tree_is_reached(tree, monkeypatch):
+    # Mounted at two places whose names sort the other way round, the tree gives the same shares.
+    (tree / "mounts").mkdir()
+    os.symlink(tree / "sub", tree / "mounts" / "a")
+    os.symlink(tree, tree / "mounts" / "z")
+    monkeypatch.chdir(tree)
+    spellings = [["./sub", "."], [str(tree / "mounts" / "z"), str(tree / "mounts" / "a")]]
+    shares = []
+    for specs in spellings:
+        items = expand_inputs(specs)
+        shares.append([[item.relpath for item in take_shard(items, k, 2)] for k in (1, 2)])
+    assert shares[0] == shares[1] == [["a.png", "c.png"], ["b.jpg"]]
 
 
 @pytest.mark.parametrize("text", ["0/3", "4/3", "1", "a/b", "2/0"])
@@ -181,6 +217,30 @@ def test_run_parallel_fail_fast_stops():
     assert seen == [0, 1]
 
 
+def failing_or_waiting(argument):
+    """Fail at once for ``"fail"``; else wait (30 s at most) for the file ``argument`` to appear."""
+    if argument == "fail":
+        raise DeblurError("failed")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(argument) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return argument
+
+
+def test_fail_fast_reports_the_tasks_that_were_running(tmp_path):
+    # The second task is running when the first fails, and ends only after that failure is reported.
+    flag = tmp_path / "failure reported"
+    seen = {}
+
+    def on_result(index, value, error, seconds):
+        seen[index] = error.message if error else value
+        flag.touch()
+
+    run_parallel(failing_or_waiting, ["fail", str(flag), "never", "never"], jobs=2, fail_fast=True,
+                 on_result=on_result)
+    assert seen == {0: "failed", 1: str(flag)}
+
+
 def dying_on_three(number):
     if number == 3:
         os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
@@ -196,11 +256,63 @@ def test_a_worker_that_dies_fails_only_its_own_task():
     assert {i: value for i, (value, _) in results.items() if i != 3} == {i: i * 10 for i in range(8) if i != 3}
 
 
+_KILLS_ITS_MAIN_PROCESS = """
+import contextlib, os, signal, sys, time
+from deblur_cli.batch import run_parallel
+
+def kill_main_then_finish(main):
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(main, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return main
+
+if __name__ == "__main__":
+    run_parallel(kill_main_then_finish, [os.getpid()] * 3, jobs=2, on_result=print)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_workers_end_quietly_when_the_main_process_is_killed(tmp_path):
+    # Each worker kills the main process, waits until it is gone, then finds nobody to send its result to.
+    script = tmp_path / "batch.py"
+    script.write_text(_KILLS_ITS_MAIN_PROCESS)
+    gone = tmp_path / "gone"
+    process = subprocess.Popen([sys.executable, str(script), str(gone)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.wait(timeout=60) == -signal.SIGKILL
+        gone.touch()
+        out, err = process.communicate(timeout=60)  # the pipes close when the workers have ended too
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert (out, err) == ("", "")
+
+
+def record_call(path):
+    open(path, "x").close()
+
+
+def test_a_task_left_by_a_main_process_that_is_gone_is_not_run(tmp_path):
+    main_end, worker_end = multiprocessing.Pipe()
+    main_end.send((0, str(tmp_path / "ran")))
+    main_end.close()
+    worker = _context().Process(target=_worker_main, args=(worker_end, record_call, 1))
+    worker.start()
+    worker_end.close()
+    worker.join(timeout=60)
+    assert worker.exitcode == 0
+    assert not (tmp_path / "ran").exists()
+
+
 def test_run_parallel_fail_fast_stops_the_workers():
     seen = []
     run_parallel(failing_on_odd, range(40), jobs=2, fail_fast=True,
                  on_result=lambda i, value, error, seconds: seen.append((i, error is not None)))
-    assert seen[-1][1] and sum(failed for _, failed in seen) == 1 and len(seen) < 40
+    first_failure = [failed for _, failed in seen].index(True)
+    assert len(seen) - first_failure <= 2  # only the task the other worker was running comes after it
 
 
 def thread_budget(_):

@@ -258,6 +258,42 @@ def test_partial_write_of_a_killed_process_is_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [neighbour.name]
 
 
+def partial_of(path, token="0123abcd"):
+    """The name a write of ``path`` interrupted for good leaves, with a given random part."""
+    from deblur_cli.images import _partial_prefix
+
+    return _partial_prefix(path) + token + ".part"
+
+
+def test_partial_writes_of_another_target_are_kept(tmp_path):
+    # a.png.png's temporary names start as a.png's do: only the exact form is a.png's.
+    ours = tmp_path / partial_of(tmp_path / "a.png")
+    others = [tmp_path / partial_of(tmp_path / "a.png.png"), tmp_path / partial_of(tmp_path / "a.png", "0123abc"),
+              tmp_path / partial_of(tmp_path / "a.png", "0123abcD")]
+    for path in [ours, *others]:
+        path.write_bytes(b"x")
+    remove_partial_writes(tmp_path / "a.png")
+    assert sorted(tmp_path.iterdir()) == sorted(others)
+    remove_partial_writes(tmp_path / "a.png.png", tmp_path / "b.png")
+    assert sorted(tmp_path.iterdir()) == sorted(others[1:])
+
+
+@pytest.mark.parametrize("name", ["a" * 246 + ".png", "\u00e9" * 123 + ".png"])  # 250 bytes in UTF-8
+def test_a_name_of_250_bytes_is_written_and_its_partial_writes_found(tmp_path, name):
+    if os.pathconf(tmp_path, "PC_NAME_MAX") < 255:
+        pytest.skip("the file system takes shorter names")
+    target = tmp_path / name
+    atomic_write_bytes(target, b"data")
+    assert target.read_bytes() == b"data" and os.listdir(tmp_path) == [name]
+    stale = tmp_path / partial_of(target)
+    assert len(os.fsencode(stale.name)) <= 255 and stale.name.startswith("." + name[:100])
+    stale.write_bytes(b"x")
+    other = tmp_path / partial_of(tmp_path / (name[:-5] + "b.png"))  # cut to the same start, another hash
+    other.write_bytes(b"x")
+    remove_partial_writes(target)
+    assert sorted(os.listdir(tmp_path)) == sorted([name, other.name])
+
+
 def png_chunks(data):
     """(offset, type) of each chunk of a PNG, read with nothing but struct."""
     chunks, offset = [], 8

@@ -125,7 +125,7 @@ def cli(debug):
 
     Exit codes: 0 success, 1 a check failed (or some files of a batch failed),
     2 usage error, 3 input or output error, 130 interrupted, 141 the reader of
-    the printed results went away.
+    the printed results went away, 143 terminated (SIGTERM).
     """
 
 

@@ -20,9 +20,12 @@ Example
         return Task(process, {"nsr": nsr})
 """
 
+import contextlib
 import functools
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -132,7 +135,7 @@ def _runner_options(writes_images, default_suffix):
         click.option("--threads", type=click.IntRange(min=1), default=None,
                      help="Threads per job for FFTs and OpenCV [default: cores / jobs]."),
         click.option("--shard", default=None, metavar="K/N",
-                     help="Process only the K-th of N shares of the sorted inputs (array jobs)."),
+                     help="Process only the K-th of N shares of the inputs, sorted by relative path (array jobs)."),
         click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails."),
         click.option("--progress/--no-progress", default=None,
                      help="Progress bar on stderr [default: when stderr is a terminal]."),
@@ -187,10 +190,15 @@ def image_command(*, writes_images=True, default_suffix="_out", preload=()):
         def run(**options):
             from ..batch import job_count, may_be_several, prepare_workers
 
-            if job_count(options["jobs"]) > 1 and may_be_several(options["inputs"]):
-                prepare_workers(worker_modules)
-            task = function(**options)
-            _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
+            try:
+                with _terminate_as_interrupt():
+                    if job_count(options["jobs"]) > 1 and may_be_several(options["inputs"]):
+                        prepare_workers(worker_modules)
+                    task = function(**options)
+                    _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
+            except _Terminated:
+                click.echo("deblur: terminated", err=True)
+                raise click.exceptions.Exit(EXIT_TERMINATED) from None
 
         run.__click_params__ = []
         for option in reversed([*_runner_options(writes_images, default_suffix), max_pixels_option]):
@@ -202,14 +210,38 @@ def image_command(*, writes_images=True, default_suffix="_out", preload=()):
     return decorate
 
 
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: the command stops as on Ctrl-C (workers ended, partial files removed)."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Within the block, SIGTERM (``kill``, a job scheduler's time limit) raises :class:`_Terminated`."""
+    if threading.current_thread() is not threading.main_thread():  # only there can Python handle signals
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _plan(items, options, writes_images, default_suffix, reads):
     """Each input with its output path (None for commands that write nothing).
 
     No output may be an input or one of ``reads`` (see :func:`_files_read`).
     """
-    from ..batch import find_collisions, output_name
+    from ..batch import find_collisions
     from ..errors import ParameterError
-    from ..images import FORMATS, check_bit_depth, check_output_path, format_extension
+    from ..images import check_bit_depth, check_output_path, format_extension
 
     if not writes_images:
         return [(item, None) for item in items]
@@ -234,12 +266,8 @@ def _plan(items, options, writes_images, default_suffix, reads):
         raise ParameterError("say where to write: -o FILE for one input, or --out-dir DIR")
     if items[0].path == "-":
         raise ParameterError("standard input needs -o FILE (or '-' for stdout)")
-    extension = FORMATS[options["fmt"].lower()].lstrip(".") if options["fmt"] else None
-    suffix = default_suffix if options["suffix"] is None else options["suffix"]
-    pairs = [
-        (item, os.path.join(out_dir, output_name(item, template=options["name_template"], suffix=suffix, extension=extension)))
-        for item in items
-    ]
+    output_of = _out_dir_naming(options, default_suffix)
+    pairs = [(item, output_of(item)) for item in items]
     find_collisions(pairs)
     _refuse_replacing_reads([output for _, output in pairs], reads)
     if options["fmt"] is not None:
@@ -251,6 +279,17 @@ def _plan(items, options, writes_images, default_suffix, reads):
     for extension in {format_extension(output) for _, output in pairs}:
         check_bit_depth(extension, options["bit_depth"])
     return pairs
+
+
+def _out_dir_naming(options, default_suffix):
+    """The function giving each input's output path in ``--out-dir`` (``--suffix``, ``--name``, ``--format``)."""
+    from ..batch import output_name
+    from ..images import FORMATS
+
+    extension = FORMATS[options["fmt"].lower()].lstrip(".") if options["fmt"] else None
+    suffix = default_suffix if options["suffix"] is None else options["suffix"]
+    return lambda item: os.path.join(options["out_dir"], output_name(item, template=options["name_template"],
+                                                                     suffix=suffix, extension=extension))
 
 
 _CONFLICTS = (
@@ -380,12 +419,14 @@ class _ProgressLines:
 def _execute(name, task, options, *, writes_images, default_suffix):
     from ..batch import expand_inputs, job_count, parse_shard, run_parallel, take_shard
     from ..errors import CheckFailed, ParameterError
-    from ..images import format_extension
+    from ..images import format_extension, remove_partial_writes
 
     started = time.perf_counter()
     _refuse_conflicts(options)
+    in_out_dir = writes_images and options["out_dir"] is not None and options["output"] is None
     items = expand_inputs(options["inputs"], recursive=options["recursive"],
-                          skip=options.get("out_dir") if writes_images else None)
+                          skip=options["out_dir"] if in_out_dir else None,
+                          output_of=_out_dir_naming(options, default_suffix) if in_out_dir else None)
     if items[0].path == "-" and options.get("reference_dir") is not None:
         raise ParameterError("standard input has no relative path to pair in --reference-dir; use --reference FILE")
     shard = parse_shard(options["shard"]) if options["shard"] else None
@@ -431,6 +472,9 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         jobs.append((index, _Job(item.path, item.relpath, output, record["reference"], task, extension,
                                  options.get("bit_depth"), options["max_pixels"],
                                  bool(options.get("overwrite") or options.get("skip_existing")))))
+
+    if writes_images:  # what a run killed outright (SIGKILL, power loss) left
+        remove_partial_writes(*(output for _, output in pairs))
 
     show_progress = options["progress"] if options["progress"] is not None else sys.stderr.isatty()
     bar = None
@@ -485,11 +529,8 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         if bar is not None:
             bar.__exit__(None, None, None)
         if writes_images:
-            from ..images import remove_partial_writes
-
-            for index, job in jobs:  # a worker stopped or killed in mid-write leaves its temporary file
-                if records[index]["status"] != "done":
-                    remove_partial_writes(job.output)
+            # A worker stopped or killed in mid-write leaves its temporary file.
+            remove_partial_writes(*(job.output for index, job in jobs if records[index]["status"] != "done"))
     for record in records:  # left when --fail-fast stopped the run
         if record["status"] == "pending":
             record.update(status="not run", output=None)

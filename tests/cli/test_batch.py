@@ -113,7 +113,8 @@ def test_same_batch_twice_gives_identical_bytes(run, tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_interrupt_leaves_only_complete_files_and_exits_130(tmp_path, jobs):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_leaves_only_complete_files_and_exits_128_plus_signal(tmp_path, jobs, signum, code):
     big = np.random.default_rng(0).integers(0, 65536, (1024, 1024, 3), dtype=np.uint16)
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -128,9 +129,10 @@ def test_interrupt_leaves_only_complete_files_and_exits_130(tmp_path, jobs):
     )
     first = process.stderr.readline()  # one image is done: the batch is under way
     assert first.startswith("deblur: ")
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, rest = process.communicate(timeout=60)
-    assert process.returncode == 130, first + rest
+    assert process.returncode == code, first + rest
+    assert "Traceback" not in rest and rest.endswith("interrupted\n" if code == 130 else "terminated\n")
     written = list(out.iterdir())
     assert 1 <= len(written) < 41
     for path in written:
@@ -148,6 +150,17 @@ def test_fail_fast_records_what_did_not_run(run, tmp_path):
     assert [r["status"] for r in document["records"]] == ["done", "failed", "not run", "not run", "not run"]
     assert document["summary"]["not_run"] == 3
     assert [r["output"] is None for r in document["records"]] == [False, True, True, True, True]
+
+
+def test_fail_fast_in_parallel_records_every_output_it_wrote(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 8, corrupt={1})
+    out, report = tmp_path / "out", tmp_path / "r.json"
+    result = run("convert", inputs, "--out-dir", out, "--jobs", 2, "--fail-fast", "--report", report)
+    assert result.exit_code == 1
+    records = json.loads(report.read_text())["records"]
+    assert records[1]["status"] == "failed"
+    assert all(r["output"] is None for r in records if r["status"] == "not run")
+    assert sorted(os.listdir(out)) == sorted(os.path.basename(r["output"]) for r in records if r["status"] == "done")
 
 
 @pytest.mark.parametrize("report, code", [("nowhere/r.json", 3), ("r.txt", 2)])
@@ -350,3 +363,32 @@ def test_each_command_names_its_outputs_with_its_own_suffix(run, tmp_path, rgb_p
     result = run(args[0], rgb_png, "--out-dir", tmp_path / "out", *args[1:])
     assert result.exit_code == 0, result.stderr
     assert os.listdir(tmp_path / "out") == [name]
+
+
+@pytest.mark.parametrize("again", ["--skip-existing", "--overwrite"])
+def test_rerunning_with_the_outputs_beside_the_inputs(run, tmp_path, again):
+    inputs = make_inputs(tmp_path / "in", 3)
+    assert run("convert", inputs, "--out-dir", inputs, "--suffix", "_c", "--jobs", 1).exit_code == 0
+    report = tmp_path / "r.json"
+    result = run("convert", inputs, "--out-dir", inputs, "--suffix", "_c", again, "--jobs", 1, "--report", report)
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(report.read_text())["records"]
+    assert [r["input"] for r in records] == [str(inputs / f"img0{i}.png") for i in range(3)]
+    assert {r["status"] for r in records} == {"skipped" if again == "--skip-existing" else "done"}
+    assert sorted(os.listdir(inputs)) == sorted([f"img0{i}.png" for i in range(3)] + [f"img0{i}_c.png" for i in range(3)])
+
+
+def test_resuming_removes_what_a_killed_run_left_half_written(run, tmp_path):
+    from deblur_cli.images import _partial_prefix
+
+    inputs = make_inputs(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run("convert", inputs / "img00.png", "-o", out / "img00.png").exit_code == 0
+    stale = [out / (_partial_prefix(out / f"img0{i}.png") + "0123abcd.part") for i in range(3)]
+    unrelated = out / (_partial_prefix(out / "img00.png.png") + "0123abcd.part")  # no output of this run
+    for path in [*stale, unrelated]:
+        path.write_bytes(b"half")
+    result = run("convert", inputs, "--out-dir", out, "--skip-existing", "--jobs", 1)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(os.listdir(out)) == sorted([unrelated.name, "img00.png", "img01.png", "img02.png"])
