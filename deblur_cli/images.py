@@ -11,21 +11,18 @@ PNG goes through OpenCV, faster than Pillow and exact at 16 bits in colour (Pill
 silently reduces 16-bit colour to 8 bits); palette PNG, which Pillow expands to RGB,
 and 8-bit grey+alpha, which OpenCV cannot write, go through Pillow; 16-bit
 grey+alpha is written by a minimal PNG encoder here. JPEG, BMP and WebP go through
-imageio and Pillow, TIFF through tifffile, except compressions that tifffile cannot
-undo alone (LZW), which OpenCV's libtiff reads.
+imageio and Pillow, TIFF through :mod:`deblur_cli.tiff` (tifffile, or Pillow for the
+compressions tifffile needs the optional imagecodecs package for), written by tifffile.
 
 A damaged file gives one error line and nothing else on stderr: a PNG's chunks are
 checked here before libpng (which prints its complaints from C) sees them,
-tifffile's log records are held back during our reads, and Pillow's own
+tifffile's log records and libtiff's complaints are held back during our reads, and Pillow's own
 decompression-bomb limit is lifted during our reads, ``max_pixels`` being checked
 first and the only limit.
 """
 
 import contextlib
-import io
-import logging
 import os
-import re
 import struct
 import sys
 import tempfile
@@ -281,66 +278,6 @@ def _pillow_limit_lifted():
                 PILImage.MAX_IMAGE_PIXELS = _pillow_readers[1]
 
 
-class _HoldRecords(logging.Filter):
-    """Keep the records logged by one thread, instead of letting them reach the handlers."""
-
-    def __init__(self):
-        super().__init__()
-        self.thread = threading.get_ident()
-        self.messages = []
-
-    def filter(self, record):
-        if record.thread != self.thread:
-            return True
-        self.messages.append(re.sub(r"^<[^>]*>\s*", "", record.getMessage()))  # drop "<tifffile.TiffPages @8> "
-        return False
-
-
-@contextlib.contextmanager
-def _tifffile_records_held():
-    """tifffile's log records of this thread, held back (not printed) while the block runs."""
-    held = _HoldRecords()
-    logger = logging.getLogger("tifffile")
-    logger.addFilter(held)
-    try:
-        yield held.messages
-    finally:
-        logger.removeFilter(held)
-
-
-def _decode_tiff(data, path, max_pixels):
-    """The first image of a TIFF, samples last: (H, W) or (H, W, S), planar files too."""
-    import tifffile
-
-    with _tifffile_records_held() as messages:
-        try:
-            with tifffile.TiffFile(io.BytesIO(data)) as tiff:
-                if not tiff.series:
-                    reason = f" ({messages[0]})" if messages else ""
-                    raise InputError(
-                        f"TIFF holds no readable image{reason}; the file is damaged or truncated", path
-                    )
-                series = tiff.series[0]
-                kept = [i for i, (axis, size) in enumerate(zip(series.axes, series.shape)) if axis in "YX" or size > 1]
-                axes = "".join(series.axes[i] for i in kept)
-                shape = tuple(series.shape[i] for i in kept)
-                if set(axes) - set("YXS"):
-                    raise InputError(
-                        f"unsupported TIFF layout: axes {axes} of shape {shape}, not one 2-D image "
-                        "(grey or colour, with or without alpha); save one image per file",
-                        path,
-                    )
-                _check_pixel_count(shape[axes.index("Y")] * shape[axes.index("X")], path, max_pixels)
-                array = series.asarray().reshape(shape)  # without the length-1 axes of a shaped series
-        except InputError:
-            raise
-        except Exception as e:
-            if "imagecodecs" in str(e):
-                return _decode_with_opencv(data, path)
-            raise InputError(f"cannot decode TIFF: {_short(e)}; the file is damaged or truncated", path) from None
-    return np.moveaxis(array, axes.index("S"), -1) if "S" in axes else array
-
-
 def _decode(data, path, max_pixels):
     import imageio.v3 as iio
 
@@ -360,7 +297,9 @@ def _decode(data, path, max_pixels):
         if colour_type != 3:  # all but palette images, which Pillow expands to RGB(A)
             return _decode_png(data, path, colour_type, depth, transparency)
     elif ext == ".tif":
-        return _decode_tiff(data, path, max_pixels)
+        from .tiff import decode_tiff
+
+        return decode_tiff(data, path, max_pixels)
     try:
         with _pillow_limit_lifted():
             if ext != ".png":
@@ -377,18 +316,6 @@ def _decode(data, path, max_pixels):
         raise
     except Exception as e:
         raise InputError(f"cannot decode image: {_short(e)}; the file is damaged or truncated", path) from None
-
-
-def _decode_with_opencv(data, path):
-    """TIFF compressions that tifffile needs the imagecodecs package for (LZW, JPEG) are read by OpenCV's libtiff."""
-    import cv2
-
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None:
-        raise InputError("cannot decode TIFF; the file is damaged or uses an unsupported compression", path)
-    if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return array
 
 
 def _decode_png(data, path, colour_type, depth, transparency):

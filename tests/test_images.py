@@ -1,5 +1,6 @@
 """Image I/O: lossless round trips, dtype handling, atomic writes, guards."""
 
+import importlib.util
 import io
 import logging
 import os
@@ -224,13 +225,132 @@ def test_encode_refuses_float_png_when_asked():
         encode_image(Image(np.zeros((2, 2), np.float32)), ".png", bit_depth="float")
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_lzw_tiff_from_opencv_is_read(tmp_path, dtype):
-    array = random_array(dtype, "rgb")
-    ok, data = cv2.imencode(".tif", array[..., ::-1])  # OpenCV writes LZW-compressed TIFF
+HAS_IMAGECODECS = importlib.util.find_spec("imagecodecs") is not None
+
+
+def pillow_lzw_tiff(array, mode=None):
+    buffer = io.BytesIO()
+    PILImage.fromarray(array, mode).save(buffer, format="TIFF", compression="tiff_lzw")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("layout", ["grey", "grey+alpha", "rgb", "rgba"])
+def test_eight_bit_lzw_tiff_is_read_exactly(layout):
+    array = random_array(np.uint8, layout)
+    image = decode_image(pillow_lzw_tiff(array, "LA" if layout == "grey+alpha" else None), "lzw.tif")
+    planes = image.pixels if image.alpha is None else np.dstack([image.pixels, image.alpha])
+    np.testing.assert_array_equal(np.rint(planes * 255).astype(np.uint8), array)
+
+
+def test_sixteen_bit_and_bilevel_grey_lzw_tiff_are_read_exactly():
+    grey = random_array(np.uint16, "grey")
+    image = decode_image(pillow_lzw_tiff(grey), "lzw16.tif")
+    assert image.source_dtype == np.uint16
+    np.testing.assert_array_equal(np.rint(image.pixels * 65535).astype(np.uint16), grey)
+    bilevel = random_array(np.uint8, "grey") > 127
+    np.testing.assert_array_equal(decode_image(pillow_lzw_tiff(bilevel), "lzw1.tif").pixels, bilevel)
+
+
+def test_lzw_tiff_with_a_horizontal_predictor_is_read_exactly():
+    array = random_array(np.uint8, "rgb")
+    ok, data = cv2.imencode(".tif", array[..., ::-1])  # OpenCV writes LZW with predictor 2
     assert ok
-    image = decode_image(data.tobytes(), "lzw.tif")
-    np.testing.assert_array_equal(np.rint(image.pixels * np.iinfo(dtype).max).astype(dtype), array)
+    np.testing.assert_array_equal(np.rint(decode_image(data.tobytes(), "lzw.tif").pixels * 255), array)
+
+
+@pytest.mark.skipif(HAS_IMAGECODECS, reason="imagecodecs decodes it")
+def test_lzw_tiff_that_pillow_would_reduce_is_refused_naming_the_fix():
+    ok, data = cv2.imencode(".tif", random_array(np.uint16, "rgb"))  # Pillow reads 16-bit colour as 8-bit
+    assert ok
+    message = "lzw16.tif: LZW-compressed 16-bit colour TIFF needs the imagecodecs package: pip install imagecodecs"
+    with pytest.raises(InputError, match=f"^{message}$"):
+        decode_image(data.tobytes(), "lzw16.tif")
+
+
+def tiff_bytes(array, **kwargs):
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_miniswhite_tiff_is_inverted(dtype):
+    array = random_array(dtype, "grey")
+    image = decode_image(tiff_bytes(array, photometric="miniswhite"), "white.tif")
+    top = np.iinfo(dtype).max
+    np.testing.assert_array_equal(np.rint(image.pixels * top).astype(dtype), top - array)
+
+
+def test_bilevel_miniswhite_tiff_is_inverted():
+    bits = random_array(np.uint8, "grey") > 127
+    image = decode_image(tiff_bytes(bits, photometric="miniswhite"), "white.tif")
+    np.testing.assert_array_equal(image.pixels, ~bits)
+
+
+def test_float_miniswhite_tiff_is_refused():
+    data = tiff_bytes(np.zeros((3, 4), np.float32), photometric="miniswhite")
+    with pytest.raises(InputError, match="float MINISWHITE .* save it as MINISBLACK"):
+        decode_image(data, "white.tif")
+
+
+def test_cmyk_tiff_is_refused():
+    data = tiff_bytes(random_array(np.uint8, "rgba"), photometric="separated")
+    with pytest.raises(InputError, match="cmyk.tif: CMYK TIFF is not supported; convert it to RGB"):
+        decode_image(data, "cmyk.tif")
+
+
+PALETTE_INDICES = np.array([[0, 1, 2], [255, 1, 0]], np.uint8)
+EIGHT_BIT_COLOURS = np.array([[0, 10, 20], [255, 128, 1], [7, 8, 9]], np.uint16)  # rows: entries 0, 1, 2
+
+
+@pytest.mark.parametrize("scale", [1, 256, 257], ids=["as-is", "times-256", "times-257"])
+def test_palette_tiff_of_eight_bit_entries_becomes_eight_bit_rgb(scale):
+    colormap = np.zeros((3, 256), np.uint16)
+    colormap[:, :3] = EIGHT_BIT_COLOURS.T * scale
+    colormap[:, 255] = 200 * scale
+    image = decode_image(tiff_bytes(PALETTE_INDICES, photometric="palette", colormap=colormap), "p.tif")
+    assert image.source_dtype == np.uint8 and image.pixels.shape == (2, 3, 3)
+    table = np.vstack([EIGHT_BIT_COLOURS, np.zeros((252, 3)), [[200, 200, 200]]])
+    np.testing.assert_array_equal(np.rint(image.pixels * 255), table[PALETTE_INDICES])
+
+
+def test_palette_tiff_of_sixteen_bit_entries_becomes_sixteen_bit_rgb():
+    colormap = np.random.default_rng(2).integers(0, 65536, (3, 256)).astype(np.uint16)
+    colormap[0, 0] = 1000  # neither 8-bit values nor multiples of 256
+    image = decode_image(tiff_bytes(PALETTE_INDICES, photometric="palette", colormap=colormap), "p.tif")
+    assert image.source_dtype == np.uint16
+    np.testing.assert_array_equal(np.rint(image.pixels * 65535), colormap.T[PALETTE_INDICES])
+
+
+def test_palette_tiff_written_by_pillow_becomes_its_rgb():
+    palette_image = PILImage.fromarray(PALETTE_INDICES, "P")
+    palette_image.putpalette([v % 256 for v in range(256 * 3)])
+    buffer = io.BytesIO()
+    palette_image.save(buffer, format="TIFF")
+    expected = np.asarray(palette_image.convert("RGB"))
+    np.testing.assert_array_equal(np.rint(decode_image(buffer.getvalue(), "p.tif").pixels * 255), expected)
+
+
+def test_associated_alpha_is_unpremultiplied_and_written_unassociated(tmp_path):
+    colour = np.array([[[0, 0, 0], [50, 100, 25], [255, 0, 128], [9, 9, 9]]], np.uint8)
+    alpha = np.array([[0, 100, 255, 10]], np.uint8)
+    path = tmp_path / "assoc.tif"
+    path.write_bytes(tiff_bytes(np.dstack([colour, alpha]), photometric="rgb", extrasamples=["assocalpha"]))
+    image = read_image(path)
+    expected = np.array([[[0, 0, 0], [128, 255, 64], [255, 0, 128], [230, 230, 230]]])  # rint(c * 255 / a)
+    np.testing.assert_array_equal(np.rint(image.pixels * 255), expected)
+    np.testing.assert_array_equal(image.alpha * 255, alpha)
+    write_image(tmp_path / "out.tif", image)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert tiff.pages[0].extrasamples == (tifffile.EXTRASAMPLE.UNASSALPHA,)
+        np.testing.assert_array_equal(tiff.asarray(), np.dstack([expected, alpha]))
+
+
+def test_associated_alpha_of_float_tiff_is_divided_out():
+    array = np.array([[[0.25, 0.5], [0.0, 0.0], [0.3, 2.0]]], np.float32)  # grey, alpha
+    image = decode_image(tiff_bytes(array, photometric="minisblack", extrasamples=["assocalpha"]), "f.tif")
+    np.testing.assert_allclose(image.pixels, [[0.5, 0.0, 0.15]], rtol=1e-6)
+    np.testing.assert_array_equal(image.alpha, array[..., 1])
 
 
 def test_partial_write_of_a_killed_process_is_removed(tmp_path):
@@ -513,3 +633,19 @@ def test_a_palette_with_alpha_keeps_it(recwarn):
     np.testing.assert_array_equal(image.alpha, np.array([[1, 0, 0.2]], np.float32))
     np.testing.assert_array_equal(image.pixels, np.array([[[1, 0, 0], [0, 1, 0], [0, 0, 1]]], np.float32))
     assert not recwarn.list
+
+
+def test_libtiff_handlers_are_put_back_after_our_reads():
+    from deblur_cli.tiff import _libtiff_handler_setters
+
+    setters = _libtiff_handler_setters()
+    if not setters:
+        pytest.skip("Pillow's libtiff is linked statically here")
+    before = [setter(None) for setter in setters]
+    for setter, handler in zip(setters, before):
+        setter(handler)
+    decode_image(pillow_lzw_tiff(random_array(np.uint8, "grey")), "lzw.tif")
+    after = [setter(None) for setter in setters]
+    for setter, handler in zip(setters, after):
+        setter(handler)
+    assert after == before and all(before)

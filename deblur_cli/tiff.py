@@ -1,0 +1,277 @@
+"""TIFF decoding: the first image of a file, as samples in the file's own meaning.
+
+tifffile reads the file. The photometric interpretation is applied here, so that
+every image comes out as grey or RGB, with or without unassociated alpha:
+
+- MINISWHITE grey is inverted (max - value; float has no defined white and is refused);
+- a palette (PALETTE) becomes RGB through its colormap: 8-bit when every entry is an
+  8-bit value (stored as it is, times 257 or times 256), else 16-bit;
+- associated (premultiplied) alpha is un-premultiplied (colour / alpha where alpha > 0,
+  rounded), so that alpha is always unassociated inside;
+- CMYK (SEPARATED), Lab, YCbCr outside JPEG and other colour spaces are refused.
+
+Compressions that tifffile decodes only with the optional ``imagecodecs`` package (LZW,
+JPEG, ...) are, without it, decoded by Pillow where Pillow gives exactly the stored
+values (1, 8 and 16-bit grey, 8-bit grey+alpha, RGB, and RGBA with unassociated alpha),
+and refused otherwise with one line naming the compression and the fix. libtiff under
+Pillow prints its complaints about damaged data from C; its handlers are silenced during
+our reads, where the library can be reached (Pillow's own copy, linked dynamically).
+"""
+
+import contextlib
+import ctypes
+import io
+import logging
+import re
+import threading
+
+import numpy as np
+
+from .errors import InputError
+from .images import _check_pixel_count, _pillow_limit_lifted, _short
+
+__all__ = ["decode_tiff"]
+
+_IMAGECODECS_FIX = "needs the imagecodecs package: pip install imagecodecs"
+
+# (photometric, bits per sample, extra samples) -> the Pillow mode that holds exactly those values
+_PILLOW_EXACT = {
+    (1, 1, ()): "1",
+    (1, 8, ()): "L",
+    (1, 16, ()): "I;16",
+    (1, 8, (2,)): "LA",
+    (2, 8, ()): "RGB",
+    (2, 8, (2,)): "RGBA",
+}
+
+
+class _HoldRecords(logging.Filter):
+    """Keep the records logged by one thread, instead of letting them reach the handlers."""
+
+    def __init__(self):
+        super().__init__()
+        self.thread = threading.get_ident()
+        self.messages = []
+
+    def filter(self, record):
+        if record.thread != self.thread:
+            return True
+        self.messages.append(re.sub(r"^<[^>]*>\s*", "", record.getMessage()))  # drop "<tifffile.TiffPages @8> "
+        return False
+
+
+@contextlib.contextmanager
+def _tifffile_records_held():
+    """tifffile's log records of this thread, held back (not printed) while the block runs."""
+    held = _HoldRecords()
+    logger = logging.getLogger("tifffile")
+    logger.addFilter(held)
+    try:
+        yield held.messages
+    finally:
+        logger.removeFilter(held)
+
+
+def decode_tiff(data, path, max_pixels):
+    """The first image of a TIFF, samples last: (H, W) or (H, W, S), planar files too.
+
+    Grey or RGB, then alpha (unassociated) if any; uint8, uint16, bool or float.
+    """
+    import tifffile
+
+    with _tifffile_records_held() as messages:
+        try:
+            with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+                series, axes, shape = _first_image(tiff, messages, path)
+                _check_pixel_count(shape[axes.index("Y")] * shape[axes.index("X")], path, max_pixels)
+                page = series.pages[0]
+                _check_colour_space(page, path)
+                try:
+                    array = series.asarray().reshape(shape)  # without the length-1 axes of a shaped series
+                except Exception as e:
+                    if "imagecodecs" not in str(e):
+                        raise
+                    return _decode_with_pillow(data, page, path)
+        except InputError:
+            raise
+        except Exception as e:
+            raise InputError(f"cannot decode TIFF: {_short(e)}; the file is damaged or truncated", path) from None
+    if "S" in axes:
+        array = np.moveaxis(array, axes.index("S"), -1)
+    return _unassociated(_photometric_applied(array, page, path), page)
+
+
+def _first_image(tiff, messages, path):
+    """The first series, its axes and its shape without length-1 axes; refused unless one 2-D image."""
+    if not tiff.series:
+        reason = f" ({messages[0]})" if messages else ""
+        raise InputError(f"TIFF holds no readable image{reason}; the file is damaged or truncated", path)
+    series = tiff.series[0]
+    kept = [i for i, (axis, size) in enumerate(zip(series.axes, series.shape)) if axis in "YX" or size > 1]
+    axes = "".join(series.axes[i] for i in kept)
+    shape = tuple(series.shape[i] for i in kept)
+    if set(axes) - set("YXS"):
+        raise InputError(
+            f"unsupported TIFF layout: axes {axes} of shape {shape}, not one 2-D image "
+            "(grey or colour, with or without alpha); save one image per file",
+            path,
+        )
+    return series, axes, shape
+
+
+def _check_colour_space(page, path):
+    """Refuse colour spaces other than grey, RGB and palette (YCbCr only inside JPEG, decoded to RGB)."""
+    from tifffile import COMPRESSION, PHOTOMETRIC
+
+    photometric = page.photometric
+    if photometric in (PHOTOMETRIC.MINISWHITE, PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.RGB, PHOTOMETRIC.PALETTE):
+        if photometric == PHOTOMETRIC.PALETTE and page.extrasamples:
+            raise InputError("palette TIFF with extra samples is not supported; save it as RGB or RGBA", path)
+        return
+    if photometric == PHOTOMETRIC.YCBCR and page.compression == COMPRESSION.JPEG:
+        return
+    name = "CMYK" if photometric == PHOTOMETRIC.SEPARATED else getattr(photometric, "name", str(photometric))
+    raise InputError(f"{name} TIFF is not supported; convert it to RGB (or grey) first", path)
+
+
+def _photometric_applied(array, page, path):
+    """MINISWHITE inverted, a palette looked up; other samples as they are."""
+    from tifffile import PHOTOMETRIC
+
+    if page.photometric == PHOTOMETRIC.MINISWHITE:
+        return _inverted(array, path)
+    if page.photometric == PHOTOMETRIC.PALETTE:
+        return _palette_applied(array, page.colormap, path)
+    return array
+
+
+def _inverted(array, path):
+    if array.dtype.kind == "b":
+        return ~array
+    if array.dtype.kind == "f":
+        raise InputError(
+            "float MINISWHITE (white is 0) TIFF has no defined white level; save it as MINISBLACK", path
+        )
+    return np.iinfo(array.dtype).max - array
+
+
+def _palette_applied(indices, colormap, path):
+    """RGB samples of a palette image: 8-bit when the colormap's entries are 8-bit values, else 16-bit.
+
+    TIFF stores colormap entries on 16 bits; writers store 8-bit values as they are (as
+    libtiff reads them when none exceeds 255), times 257 or times 256 (Pillow).
+    """
+    if colormap is None or indices.ndim != 2 or indices.dtype.kind not in "ub":
+        raise InputError("palette TIFF without a usable colormap; the file is damaged", path)
+    indices = indices.astype(np.intp)
+    if indices.max(initial=0) >= colormap.shape[1]:
+        raise InputError(
+            f"palette TIFF index {indices.max()} is beyond its colormap of {colormap.shape[1]} entries; "
+            "the file is damaged",
+            path,
+        )
+    colormap = np.asarray(colormap, np.uint16)
+    if colormap.max() < 256:
+        table = colormap.astype(np.uint8)
+    elif not np.any(colormap % 257):
+        table = (colormap // 257).astype(np.uint8)
+    elif not np.any(colormap % 256):
+        table = (colormap >> 8).astype(np.uint8)
+    else:
+        table = colormap
+    return np.ascontiguousarray(table.T[indices])
+
+
+def _unassociated(array, page):
+    """Colour divided by alpha where alpha > 0 when the file's alpha is associated (premultiplied)."""
+    from tifffile import EXTRASAMPLE
+
+    if not page.extrasamples or page.extrasamples[0] != EXTRASAMPLE.ASSOCALPHA or array.ndim != 3:
+        return array
+    colour, alpha = array[..., :-1].astype(np.float64), array[..., -1:].astype(np.float64)
+    covered = np.broadcast_to(alpha > 0, colour.shape)
+    if array.dtype.kind == "f":
+        np.divide(colour, alpha, out=colour, where=covered)
+        return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
+    top = np.iinfo(array.dtype).max
+    scaled = np.divide(colour * top, alpha, out=colour.copy(), where=covered)
+    colour = np.clip(np.rint(scaled), 0, top)
+    return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
+
+
+def _describe(page):
+    """``LZW-compressed 16-bit colour TIFF`` and the like, for messages."""
+    from tifffile import PHOTOMETRIC
+
+    compression = getattr(page.compression, "name", str(page.compression))
+    kind = {PHOTOMETRIC.RGB: "colour", PHOTOMETRIC.PALETTE: "palette"}.get(page.photometric, "grey")
+    if page.extrasamples:
+        kind += "+alpha"
+    number = {2: " float", 3: " float"}.get(page.sampleformat, "")
+    return f"{compression}-compressed {page.bitspersample}-bit{number} {kind} TIFF"
+
+
+def _decode_with_pillow(data, page, path):
+    """A TIFF that tifffile needs imagecodecs for, through Pillow where Pillow is exact; refused elsewhere."""
+    from PIL import Image as PILImage
+
+    key = (int(page.photometric), page.bitspersample, tuple(int(e) for e in page.extrasamples))
+    mode = _PILLOW_EXACT.get(key)
+    if mode is None or page.sampleformat != 1 or page.planarconfig != 1 or page.fillorder != 1:
+        raise InputError(f"{_describe(page)} {_IMAGECODECS_FIX}", path)
+    try:
+        with _pillow_limit_lifted(), _libtiff_silenced():
+            with PILImage.open(io.BytesIO(data), formats=["TIFF"]) as image:
+                if image.mode not in (mode, mode + "B"):  # "I;16B": big-endian 16-bit
+                    raise InputError(f"{_describe(page)} {_IMAGECODECS_FIX}", path)
+                array = np.asarray(image)
+    except InputError:
+        raise
+    except Exception as e:
+        raise InputError(f"cannot decode {_describe(page)}: {_short(e)}; the file is damaged or truncated", path) from None
+    return array.astype(np.uint16) if array.dtype.kind == "u" and array.itemsize == 2 else array
+
+
+_LIBTIFF_LOCK = threading.Lock()
+_libtiff_state = {"readers": 0, "saved": None}
+
+
+def _libtiff_handler_setters():
+    """Pillow's libtiff's TIFFSetErrorHandler and TIFFSetWarningHandler, or () where not reachable.
+
+    Looked up through Pillow's extension module, whose dependencies include the libtiff
+    it was built with; a statically linked libtiff (Windows) has no exported symbols.
+    """
+    from PIL import _imaging
+
+    try:
+        library = ctypes.CDLL(_imaging.__file__)
+        setters = (library.TIFFSetErrorHandler, library.TIFFSetWarningHandler)
+    except (OSError, AttributeError):
+        return ()
+    for setter in setters:
+        setter.restype = ctypes.c_void_p
+        setter.argtypes = [ctypes.c_void_p]
+    return setters
+
+
+@contextlib.contextmanager
+def _libtiff_silenced():
+    """libtiff's error and warning handlers off while our reads run, put back after the last one.
+
+    The decode still fails on damaged data (Pillow raises); only libtiff's own
+    printing to stderr is stopped.
+    """
+    with _LIBTIFF_LOCK:
+        if _libtiff_state["readers"] == 0:
+            setters = _libtiff_handler_setters()
+            _libtiff_state["saved"] = [(setter, setter(None)) for setter in setters]
+        _libtiff_state["readers"] += 1
+    try:
+        yield
+    finally:
+        with _LIBTIFF_LOCK:
+            _libtiff_state["readers"] -= 1
+            if _libtiff_state["readers"] == 0:
+                for setter, handler in _libtiff_state["saved"]:
+                    setter(handler)
