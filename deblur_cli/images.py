@@ -203,6 +203,8 @@ def _png_header(data, path):
     if len(data) < 29 or data[12:16] != b"IHDR":
         raise InputError("not a valid PNG file (no IHDR header); the file is damaged", path)
     width, height, depth, colour_type = struct.unpack(">IIBB", data[16:26])
+    if width == 0 or height == 0:
+        raise InputError(f"PNG header gives a size of {width} x {height}, no pixels; the file is damaged", path)
     return width, height, depth, colour_type
 
 
@@ -303,15 +305,15 @@ def _decode(data, path, max_pixels):
     try:
         with _pillow_limit_lifted():
             if ext != ".png":
-                props = iio.improps(data, extension=ext)
+                props = iio.improps(data, extension=ext, plugin="pillow", index=0)
                 _check_pixel_count(int(np.prod(props.shape[:2])), path, max_pixels)
-            kwargs = {"rotate": True}
-            meta = iio.immeta(data, extension=ext)
+            kwargs = {"rotate": ext == ".jpg"}  # EXIF orientation: JPEG's alone, as OpenCV and tifffile ignore it
+            meta = iio.immeta(data, extension=ext, plugin="pillow", index=0)
             if meta.get("mode") in _CONVERT_TO_RGB:
                 kwargs["mode"] = "RGB"
             elif meta.get("mode") == "P" and "transparency" in meta:  # a palette with alpha
                 kwargs["mode"] = "RGBA"
-            return iio.imread(data, extension=ext, **kwargs)
+            return iio.imread(data, extension=ext, plugin="pillow", index=0, **kwargs)
     except InputError:
         raise
     except Exception as e:
@@ -345,6 +347,9 @@ def _decode_png(data, path, colour_type, depth, transparency):
 
 
 def _short(e):
+    """The first line of an exception's message, from its root cause (imageio wraps Pillow's)."""
+    while e.__cause__ is not None:
+        e = e.__cause__
     text = str(e).strip().splitlines()
     return text[0] if text and text[0] else type(e).__name__
 
@@ -404,7 +409,8 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
     ------
     InputError
         Empty, damaged or unsupported data, more pixels than ``max_pixels``, an
-        unsupported layout, or float samples that are NaN or infinite.
+        unsupported layout, or float samples that are NaN, infinite or beyond
+        float32's range.
     """
     array = _decode(data, path, max_pixels)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -415,15 +421,9 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
         array = array.astype(np.uint8) * 255
     source_dtype = array.dtype
     if array.dtype.kind == "f":
+        _check_float_samples(array, path)
         scaled = array.astype(np.float32)
         source_dtype = np.dtype(np.float32)
-        bad = scaled.size - int(np.count_nonzero(np.isfinite(scaled)))
-        if bad:
-            raise InputError(
-                f"the image holds {bad:,} NaN or infinite sample{'s' if bad > 1 else ''}, which no "
-                "processing can use; replace them with finite values first",
-                path,
-            )
     elif array.dtype in (np.uint8, np.uint16):
         scaled = array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
     else:
@@ -437,6 +437,25 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
         if scaled.shape[2] == 1:
             scaled = scaled[..., 0]
     return Image(np.ascontiguousarray(scaled), alpha, np.dtype(source_dtype), str(path))
+
+
+def _check_float_samples(array, path):
+    """Refuse NaN and infinite samples, and samples that float32 (the internal form) cannot hold."""
+    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise InputError(
+            f"the image holds {bad:,} NaN or infinite sample{'s' if bad > 1 else ''}, which no "
+            "processing can use; replace them with finite values first",
+            path,
+        )
+    limit = np.finfo(np.float32).max
+    if array.dtype.itemsize > 4 and array.size and np.abs(array).max() > limit:
+        beyond = int(np.count_nonzero(np.abs(array) > limit))
+        raise InputError(
+            f"the image holds {beyond:,} sample{'s' if beyond > 1 else ''} beyond float32's range "
+            f"(largest magnitude {np.abs(array).max():.3g}, limit {limit:.3g}); scale the image down first",
+            path,
+        )
 
 
 def _to_dtype(array, dtype):

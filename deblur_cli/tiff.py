@@ -191,7 +191,8 @@ def _unassociated(array, page):
     colour, alpha = array[..., :-1].astype(np.float64), array[..., -1:].astype(np.float64)
     covered = np.broadcast_to(alpha > 0, colour.shape)
     if array.dtype.kind == "f":
-        np.divide(colour, alpha, out=colour, where=covered)
+        with np.errstate(over="ignore"):  # a huge quotient becomes inf, refused as such by decode_image
+            np.divide(colour, alpha, out=colour, where=covered)
         return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
     top = np.iinfo(array.dtype).max
     scaled = np.divide(colour * top, alpha, out=colour.copy(), where=covered)
@@ -204,10 +205,11 @@ def _describe(page):
     from tifffile import PHOTOMETRIC
 
     compression = getattr(page.compression, "name", str(page.compression))
-    kind = {PHOTOMETRIC.RGB: "colour", PHOTOMETRIC.PALETTE: "palette"}.get(page.photometric, "grey")
+    grey = page.photometric in (PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.MINISWHITE)
+    kind = "grey" if grey else "palette" if page.photometric == PHOTOMETRIC.PALETTE else "colour"
     if page.extrasamples:
         kind += "+alpha"
-    number = {2: " float", 3: " float"}.get(page.sampleformat, "")
+    number = {2: " signed", 3: " float"}.get(page.sampleformat, "")
     return f"{compression}-compressed {page.bitspersample}-bit{number} {kind} TIFF"
 
 

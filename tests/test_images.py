@@ -649,3 +649,56 @@ def test_libtiff_handlers_are_put_back_after_our_reads():
     for setter, handler in zip(setters, after):
         setter(handler)
     assert after == before and all(before)
+
+
+def test_jpeg_that_pillow_rejects_gives_pillows_reason():
+    with pytest.raises(InputError, match=r"^bad.jpg: cannot decode image: Truncated File Read; the file is damaged"):
+        decode_image(b"\xff\xd8\xff\xe0" + b"garbage" * 4, "bad.jpg")
+
+
+@pytest.mark.parametrize("width, height", [(0, 5), (5, 0)])
+def test_png_of_no_pixels_is_refused_before_libpng(width, height, capfd):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    with pytest.raises(InputError, match=rf"^empty.png: PNG header gives a size of {width} x {height}, no pixels"):
+        decode_image(data, "empty.png")
+    assert capfd.readouterr().err == ""
+
+
+def test_float64_tiff_beyond_float32_is_refused_naming_the_range():
+    array = np.array([[1e300, 0.5], [-1e39, 0.0]])
+    with pytest.raises(InputError, match=r"holds 2 samples beyond float32's range \(largest magnitude 1e\+300"):
+        decode_image(tiff_bytes(array), "big.tif")
+    assert decode_image(tiff_bytes(np.array([[3e38, 0.5]])), "ok.tif").pixels[0, 0] == np.float32(3e38)
+
+
+@pytest.mark.parametrize("extension", [".png", ".webp"])
+def test_animation_is_read_as_its_first_frame_only(extension):
+    frames = [PILImage.fromarray(np.full((6, 8, 3), value, np.uint8)) for value in (10, 200, 90)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=extension[1:], save_all=True, append_images=frames[1:], lossless=True)
+    data = buffer.getvalue()
+    image = decode_image(data, f"anim{extension}", max_pixels=48)  # one frame's pixels, not three's
+    np.testing.assert_array_equal(image.pixels * 255, np.full((6, 8, 3), 10))
+    with pytest.raises(InputError, match="--max-pixels"):
+        decode_image(data, f"anim{extension}", max_pixels=47)
+
+
+@pytest.mark.parametrize("extension, rotated", [(".jpeg", True), (".webp", False)])
+def test_exif_orientation_is_applied_to_jpeg_only(extension, rotated):
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.zeros((6, 10, 3), np.uint8)).save(buffer, format=extension[1:], exif=exif)
+    assert decode_image(buffer.getvalue(), f"x{extension}").shape == ((10, 6) if rotated else (6, 10))
+
+
+def test_webp_holds_grey_as_rgb_and_loses_an_opaque_alpha():
+    grey = random_array(np.uint8, "grey")
+    image = Image(grey / np.float32(255), np.ones(grey.shape, np.float32))
+    back = decode_image(encode_image(image, ".webp"), "x.webp")
+    assert back.alpha is None  # libwebp stores no alpha that is opaque everywhere
+    np.testing.assert_array_equal(np.rint(back.pixels * 255), np.dstack([grey] * 3))
