@@ -379,7 +379,9 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     -------
     Image
         Colour channels as float32 in [0, 1] (integer sources), alpha apart.
-        Palette images become RGB; CMYK and other colour spaces become RGB.
+        Palette images become RGB; CMYK and other colour spaces of JPEG and WebP
+        become RGB (those of TIFF are refused); alpha is unassociated; an
+        animation gives its first frame.
 
     Raises
     ------

@@ -3,6 +3,8 @@
 tifffile reads the file. The photometric interpretation is applied here, so that
 every image comes out as grey or RGB, with or without unassociated alpha:
 
+- 2- and 4-bit samples are scaled exactly to 8 bits (times 85 and 17, as libpng does);
+  other integer depths than 1, 8 and 16 bits are refused;
 - MINISWHITE grey is inverted (max - value; float has no defined white and is refused);
 - a palette (PALETTE) becomes RGB through its colormap: 8-bit when every entry is an
   8-bit value (stored as it is, times 257 or times 256), else 16-bit;
@@ -33,6 +35,8 @@ from .images import _check_pixel_count, _pillow_limit_lifted, _short
 __all__ = ["decode_tiff"]
 
 _IMAGECODECS_FIX = "needs the imagecodecs package: pip install imagecodecs"
+
+_SCALE_TO_8_BITS = {1: 255, 2: 85, 4: 17}  # 1-bit comes as bool from tifffile, as "1" from Pillow
 
 # (photometric, bits per sample, extra samples) -> the Pillow mode that holds exactly those values
 _PILLOW_EXACT = {
@@ -89,9 +93,11 @@ def decode_tiff(data, path, max_pixels):
                 try:
                     array = series.asarray().reshape(shape)  # without the length-1 axes of a shaped series
                 except Exception as e:
-                    if "imagecodecs" not in str(e):
-                        raise
-                    return _decode_with_pillow(data, page, path)
+                    if "imagecodecs" in str(e):
+                        return _decode_with_pillow(data, page, path)
+                    raise InputError(
+                        f"cannot decode {_describe(page)}: {_short(e)}; the file is damaged or truncated", path
+                    ) from None
         except InputError:
             raise
         except Exception as e:
@@ -120,10 +126,14 @@ def _first_image(tiff, messages, path):
 
 
 def _check_colour_space(page, path):
-    """Refuse colour spaces other than grey, RGB and palette (YCbCr only inside JPEG, decoded to RGB)."""
+    """Refuse colour spaces other than grey, RGB and palette (YCbCr only inside JPEG, decoded to RGB),
+    and integer depths that do not scale exactly to 8 or 16 bits."""
     from tifffile import COMPRESSION, PHOTOMETRIC
 
     photometric = page.photometric
+    bits = page.bitspersample
+    if page.sampleformat != 3 and bits not in (*_SCALE_TO_8_BITS, 8, 16):
+        raise InputError(f"{bits}-bit samples in a TIFF are not supported; save it with 8 or 16 bits", path)
     if photometric in (PHOTOMETRIC.MINISWHITE, PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.RGB, PHOTOMETRIC.PALETTE):
         if photometric == PHOTOMETRIC.PALETTE and page.extrasamples:
             raise InputError("palette TIFF with extra samples is not supported; save it as RGB or RGBA", path)
@@ -138,21 +148,29 @@ def _photometric_applied(array, page, path):
     """MINISWHITE inverted, a palette looked up; other samples as they are."""
     from tifffile import PHOTOMETRIC
 
-    if page.photometric == PHOTOMETRIC.MINISWHITE:
-        return _inverted(array, path)
     if page.photometric == PHOTOMETRIC.PALETTE:
         return _palette_applied(array, page.colormap, path)
-    return array
+    if page.photometric == PHOTOMETRIC.MINISWHITE:
+        array = _inverted(array, (1 << page.bitspersample) - 1, path)
+    return _full_range(array, page.bitspersample)
 
 
-def _inverted(array, path):
+def _full_range(array, bits):
+    """2- and 4-bit samples (0..3, 0..15) scaled exactly to 8 bits, as libpng does; others as they are."""
+    if bits not in _SCALE_TO_8_BITS or array.dtype != np.uint8:
+        return array
+    return array * np.uint8(_SCALE_TO_8_BITS[bits])
+
+
+def _inverted(array, top, path):
+    """``top - array``: white is 0 in the file; ``top`` is the largest value of its bit depth."""
     if array.dtype.kind == "b":
         return ~array
     if array.dtype.kind == "f":
         raise InputError(
             "float MINISWHITE (white is 0) TIFF has no defined white level; save it as MINISBLACK", path
         )
-    return np.iinfo(array.dtype).max - array
+    return array.dtype.type(top) - array
 
 
 def _palette_applied(indices, colormap, path):
@@ -205,12 +223,13 @@ def _describe(page):
     from tifffile import PHOTOMETRIC
 
     compression = getattr(page.compression, "name", str(page.compression))
+    compression = "uncompressed" if compression == "NONE" else f"{compression}-compressed"
     grey = page.photometric in (PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.MINISWHITE)
     kind = "grey" if grey else "palette" if page.photometric == PHOTOMETRIC.PALETTE else "colour"
     if page.extrasamples:
         kind += "+alpha"
     number = {2: " signed", 3: " float"}.get(page.sampleformat, "")
-    return f"{compression}-compressed {page.bitspersample}-bit{number} {kind} TIFF"
+    return f"{compression} {page.bitspersample}-bit{number} {kind} TIFF"
 
 
 def _decode_with_pillow(data, page, path):

@@ -702,3 +702,34 @@ def test_webp_holds_grey_as_rgb_and_loses_an_opaque_alpha():
     back = decode_image(encode_image(image, ".webp"), "x.webp")
     assert back.alpha is None  # libwebp stores no alpha that is opaque everywhere
     np.testing.assert_array_equal(np.rint(back.pixels * 255), np.dstack([grey] * 3))
+
+
+def uncompressed_grey_tiff(width, height, bits, samples, photometric=1):
+    """A minimal one-strip TIFF, for bit depths that tifffile writes only with imagecodecs."""
+    entries = [(256, width), (257, height), (258, bits), (259, 1), (262, photometric), (273, 0), (277, 1),
+               (278, height), (279, len(samples))]
+    data_offset = 8 + 2 + 12 * len(entries) + 4
+    ifd = struct.pack("<H", len(entries))
+    for tag, value in entries:
+        ifd += struct.pack("<HHII", tag, 4, 1, data_offset if tag == 273 else value)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + samples
+
+
+def test_twelve_bit_tiff_is_refused_naming_the_depth():
+    data = uncompressed_grey_tiff(2, 1, 12, bytes(3))
+    with pytest.raises(InputError, match="12-bit samples in a TIFF are not supported; save it with 8 or 16 bits"):
+        decode_image(data, "g12.tif")
+
+
+@pytest.mark.skipif(not HAS_IMAGECODECS, reason="tifffile unpacks 4-bit samples with imagecodecs only")
+@pytest.mark.parametrize("photometric, expected", [(1, [0, 85, 170, 255]), (0, [255, 170, 85, 0])])
+def test_four_bit_grey_tiff_is_scaled_exactly_to_eight_bits(photometric, expected):
+    data = uncompressed_grey_tiff(4, 1, 4, bytes([0x05, 0xAF]), photometric)
+    np.testing.assert_array_equal(np.rint(decode_image(data, "g4.tif").pixels * 255), [expected])
+
+
+@pytest.mark.skipif(HAS_IMAGECODECS, reason="tifffile unpacks 4-bit samples with imagecodecs")
+def test_four_bit_grey_tiff_without_imagecodecs_is_refused_naming_the_fix():
+    data = uncompressed_grey_tiff(4, 1, 4, bytes([0x05, 0xAF]))
+    with pytest.raises(InputError, match="uncompressed 4-bit grey TIFF needs the imagecodecs package"):
+        decode_image(data, "g4.tif")
