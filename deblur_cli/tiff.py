@@ -14,7 +14,8 @@ every image comes out as grey or RGB, with or without unassociated alpha:
 
 Compressions that tifffile decodes only with the optional ``imagecodecs`` package (LZW,
 JPEG, ...) are, without it, decoded by Pillow where Pillow gives exactly the stored
-values (1, 8 and 16-bit grey, 8-bit grey+alpha, RGB, and RGBA with unassociated alpha),
+values (1, 8 and 16-bit grey, 8-bit grey+alpha, RGB, RGBA with unassociated alpha, and
+8-bit palette),
 and refused otherwise with one line naming the compression and the fix. libtiff under
 Pillow prints its complaints about damaged data from C; its handlers are silenced during
 our reads, where the library can be reached (Pillow's own copy, linked dynamically).
@@ -46,6 +47,7 @@ _PILLOW_EXACT = {
     (1, 8, (2,)): "LA",
     (2, 8, ()): "RGB",
     (2, 8, (2,)): "RGBA",
+    (3, 8, ()): "P",  # the indices; the colormap is applied here, as for tifffile's reads
 }
 
 
@@ -250,7 +252,9 @@ def _decode_with_pillow(data, page, path):
         raise
     except Exception as e:
         raise InputError(f"cannot decode {_describe(page)}: {_short(e)}; the file is damaged or truncated", path) from None
-    return array.astype(np.uint16) if array.dtype.kind == "u" and array.itemsize == 2 else array
+    if array.dtype.kind == "u" and array.itemsize == 2:
+        array = array.astype(np.uint16)
+    return _photometric_applied(array, page, path)
 
 
 _LIBTIFF_LOCK = threading.Lock()

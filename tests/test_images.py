@@ -331,6 +331,15 @@ def test_palette_tiff_written_by_pillow_becomes_its_rgb():
     np.testing.assert_array_equal(np.rint(decode_image(buffer.getvalue(), "p.tif").pixels * 255), expected)
 
 
+def test_lzw_palette_tiff_becomes_its_rgb():
+    palette_image = PILImage.fromarray(PALETTE_INDICES, "P")
+    palette_image.putpalette(np.random.default_rng(3).integers(0, 256, 256 * 3).tolist())
+    buffer = io.BytesIO()
+    palette_image.save(buffer, format="TIFF", compression="tiff_lzw")
+    expected = np.asarray(palette_image.convert("RGB"))
+    np.testing.assert_array_equal(np.rint(decode_image(buffer.getvalue(), "p.tif").pixels * 255), expected)
+
+
 def test_associated_alpha_is_unpremultiplied_and_written_unassociated(tmp_path):
     colour = np.array([[[0, 0, 0], [50, 100, 25], [255, 0, 128], [9, 9, 9]]], np.uint8)
     alpha = np.array([[0, 100, 255, 10]], np.uint8)
