@@ -90,8 +90,8 @@ def decode_tiff(data, path, max_pixels):
             with tifffile.TiffFile(io.BytesIO(data)) as tiff:
                 series, axes, shape = _first_image(tiff, messages, path)
                 _check_pixel_count(shape[axes.index("Y")] * shape[axes.index("X")], path, max_pixels)
-                page = series.pages[0]
-                _check_colour_space(page, path)
+                page = series.keyframe
+                _check_supported(page, path)
                 try:
                     array = series.asarray().reshape(shape)  # without the length-1 axes of a shaped series
                 except Exception as e:
@@ -127,9 +127,9 @@ def _first_image(tiff, messages, path):
     return series, axes, shape
 
 
-def _check_colour_space(page, path):
-    """Refuse colour spaces other than grey, RGB and palette (YCbCr only inside JPEG, decoded to RGB),
-    and integer depths that do not scale exactly to 8 or 16 bits."""
+def _check_supported(page, path):
+    """Refuse integer depths other than 1, 2, 4, 8 and 16 bits, and colour spaces other than
+    grey, RGB and palette (YCbCr only inside JPEG, which is decoded to RGB)."""
     from tifffile import COMPRESSION, PHOTOMETRIC
 
     photometric = page.photometric
