@@ -11,21 +11,18 @@ PNG goes through OpenCV, faster than Pillow and exact at 16 bits in colour (Pill
 silently reduces 16-bit colour to 8 bits); palette PNG, which Pillow expands to RGB,
 and 8-bit grey+alpha, which OpenCV cannot write, go through Pillow; 16-bit
 grey+alpha is written by a minimal PNG encoder here. JPEG, BMP and WebP go through
-imageio and Pillow, TIFF through tifffile, except compressions that tifffile cannot
-undo alone (LZW), which OpenCV's libtiff reads.
+imageio and Pillow, TIFF through :mod:`deblur_cli.tiff` (tifffile, or Pillow for the
+compressions tifffile needs the optional imagecodecs package for), written by tifffile.
 
 A damaged file gives one error line and nothing else on stderr: a PNG's chunks are
 checked here before libpng (which prints its complaints from C) sees them,
-tifffile's log records are held back during our reads, and Pillow's own
+tifffile's log records and libtiff's complaints are held back during our reads, and Pillow's own
 decompression-bomb limit is lifted during our reads, ``max_pixels`` being checked
 first and the only limit.
 """
 
 import contextlib
-import io
-import logging
 import os
-import re
 import struct
 import sys
 import threading
@@ -205,6 +202,8 @@ def _png_header(data, path):
     if len(data) < 29 or data[12:16] != b"IHDR":
         raise InputError("not a valid PNG file (no IHDR header); the file is damaged", path)
     width, height, depth, colour_type = struct.unpack(">IIBB", data[16:26])
+    if width == 0 or height == 0:
+        raise InputError(f"PNG header gives a size of {width} x {height}, no pixels; the file is damaged", path)
     return width, height, depth, colour_type
 
 
@@ -280,66 +279,6 @@ def _pillow_limit_lifted():
                 PILImage.MAX_IMAGE_PIXELS = _pillow_readers[1]
 
 
-class _HoldRecords(logging.Filter):
-    """Keep the records logged by one thread, instead of letting them reach the handlers."""
-
-    def __init__(self):
-        super().__init__()
-        self.thread = threading.get_ident()
-        self.messages = []
-
-    def filter(self, record):
-        if record.thread != self.thread:
-            return True
-        self.messages.append(re.sub(r"^<[^>]*>\s*", "", record.getMessage()))  # drop "<tifffile.TiffPages @8> "
-        return False
-
-
-@contextlib.contextmanager
-def _tifffile_records_held():
-    """tifffile's log records of this thread, held back (not printed) while the block runs."""
-    held = _HoldRecords()
-    logger = logging.getLogger("tifffile")
-    logger.addFilter(held)
-    try:
-        yield held.messages
-    finally:
-        logger.removeFilter(held)
-
-
-def _decode_tiff(data, path, max_pixels):
-    """The first image of a TIFF, samples last: (H, W) or (H, W, S), planar files too."""
-    import tifffile
-
-    with _tifffile_records_held() as messages:
-        try:
-            with tifffile.TiffFile(io.BytesIO(data)) as tiff:
-                if not tiff.series:
-                    reason = f" ({messages[0]})" if messages else ""
-                    raise InputError(
-                        f"TIFF holds no readable image{reason}; the file is damaged or truncated", path
-                    )
-                series = tiff.series[0]
-                kept = [i for i, (axis, size) in enumerate(zip(series.axes, series.shape)) if axis in "YX" or size > 1]
-                axes = "".join(series.axes[i] for i in kept)
-                shape = tuple(series.shape[i] for i in kept)
-                if set(axes) - set("YXS"):
-                    raise InputError(
-                        f"unsupported TIFF layout: axes {axes} of shape {shape}, not one 2-D image "
-                        "(grey or colour, with or without alpha); save one image per file",
-                        path,
-                    )
-                _check_pixel_count(shape[axes.index("Y")] * shape[axes.index("X")], path, max_pixels)
-                array = series.asarray().reshape(shape)  # without the length-1 axes of a shaped series
-        except InputError:
-            raise
-        except Exception as e:
-            if "imagecodecs" in str(e):
-                return _decode_with_opencv(data, path)
-            raise InputError(f"cannot decode TIFF: {_short(e)}; the file is damaged or truncated", path) from None
-    return np.moveaxis(array, axes.index("S"), -1) if "S" in axes else array
-
-
 def _decode(data, path, max_pixels):
     import imageio.v3 as iio
 
@@ -359,35 +298,25 @@ def _decode(data, path, max_pixels):
         if colour_type != 3:  # all but palette images, which Pillow expands to RGB(A)
             return _decode_png(data, path, colour_type, depth, transparency)
     elif ext == ".tif":
-        return _decode_tiff(data, path, max_pixels)
+        from .tiff import decode_tiff
+
+        return decode_tiff(data, path, max_pixels)
     try:
         with _pillow_limit_lifted():
             if ext != ".png":
-                props = iio.improps(data, extension=ext)
+                props = iio.improps(data, extension=ext, plugin="pillow", index=0)
                 _check_pixel_count(int(np.prod(props.shape[:2])), path, max_pixels)
-            kwargs = {"rotate": True}
-            meta = iio.immeta(data, extension=ext)
+            kwargs = {"rotate": ext == ".jpg"}  # EXIF orientation: JPEG's alone, as OpenCV and tifffile ignore it
+            meta = iio.immeta(data, extension=ext, plugin="pillow", index=0)
             if meta.get("mode") in _CONVERT_TO_RGB:
                 kwargs["mode"] = "RGB"
             elif meta.get("mode") == "P" and "transparency" in meta:  # a palette with alpha
                 kwargs["mode"] = "RGBA"
-            return iio.imread(data, extension=ext, **kwargs)
+            return iio.imread(data, extension=ext, plugin="pillow", index=0, **kwargs)
     except InputError:
         raise
     except Exception as e:
         raise InputError(f"cannot decode image: {_short(e)}; the file is damaged or truncated", path) from None
-
-
-def _decode_with_opencv(data, path):
-    """TIFF compressions that tifffile needs the imagecodecs package for (LZW, JPEG) are read by OpenCV's libtiff."""
-    import cv2
-
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None:
-        raise InputError("cannot decode TIFF; the file is damaged or uses an unsupported compression", path)
-    if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return array
 
 
 def _decode_png(data, path, colour_type, depth, transparency):
@@ -417,6 +346,9 @@ def _decode_png(data, path, colour_type, depth, transparency):
 
 
 def _short(e):
+    """The first line of an exception's message, from its root cause (imageio wraps Pillow's)."""
+    while e.__cause__ is not None:
+        e = e.__cause__
     text = str(e).strip().splitlines()
     return text[0] if text and text[0] else type(e).__name__
 
@@ -446,7 +378,9 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     -------
     Image
         Colour channels as float32 in [0, 1] (integer sources), alpha apart.
-        Palette images become RGB; CMYK and other colour spaces become RGB.
+        Palette images become RGB; CMYK and other colour spaces of JPEG and WebP
+        become RGB (those of TIFF are refused); alpha is unassociated; an
+        animation gives its first frame.
 
     Raises
     ------
@@ -476,7 +410,8 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
     ------
     InputError
         Empty, damaged or unsupported data, more pixels than ``max_pixels``, an
-        unsupported layout, or float samples that are NaN or infinite.
+        unsupported layout, or float samples that are NaN, infinite or beyond
+        float32's range.
     """
     array = _decode(data, path, max_pixels)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -487,15 +422,9 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
         array = array.astype(np.uint8) * 255
     source_dtype = array.dtype
     if array.dtype.kind == "f":
+        _check_float_samples(array, path)
         scaled = array.astype(np.float32)
         source_dtype = np.dtype(np.float32)
-        bad = scaled.size - int(np.count_nonzero(np.isfinite(scaled)))
-        if bad:
-            raise InputError(
-                f"the image holds {bad:,} NaN or infinite sample{'s' if bad > 1 else ''}, which no "
-                "processing can use; replace them with finite values first",
-                path,
-            )
     elif array.dtype in (np.uint8, np.uint16):
         scaled = array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
     else:
@@ -509,6 +438,25 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
         if scaled.shape[2] == 1:
             scaled = scaled[..., 0]
     return Image(np.ascontiguousarray(scaled), alpha, np.dtype(source_dtype), str(path))
+
+
+def _check_float_samples(array, path):
+    """Refuse NaN and infinite samples, and samples that float32 (the internal form) cannot hold."""
+    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise InputError(
+            f"the image holds {bad:,} NaN or infinite sample{'s' if bad > 1 else ''}, which no "
+            "processing can use; replace them with finite values first",
+            path,
+        )
+    limit = np.finfo(np.float32).max
+    if array.dtype.itemsize > 4 and array.size and np.abs(array).max() > limit:
+        beyond = int(np.count_nonzero(np.abs(array) > limit))
+        raise InputError(
+            f"the image holds {beyond:,} sample{'s' if beyond > 1 else ''} beyond float32's range "
+            f"(largest magnitude {np.abs(array).max():.3g}, limit {limit:.3g}); scale the image down first",
+            path,
+        )
 
 
 def _to_dtype(array, dtype):

@@ -1,5 +1,6 @@
 """Image I/O: lossless round trips, dtype handling, atomic writes, guards."""
 
+import importlib.util
 import io
 import logging
 import os
@@ -224,13 +225,141 @@ def test_encode_refuses_float_png_when_asked():
         encode_image(Image(np.zeros((2, 2), np.float32)), ".png", bit_depth="float")
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_lzw_tiff_from_opencv_is_read(tmp_path, dtype):
-    array = random_array(dtype, "rgb")
-    ok, data = cv2.imencode(".tif", array[..., ::-1])  # OpenCV writes LZW-compressed TIFF
+HAS_IMAGECODECS = importlib.util.find_spec("imagecodecs") is not None
+
+
+def pillow_lzw_tiff(array, mode=None):
+    buffer = io.BytesIO()
+    PILImage.fromarray(array, mode).save(buffer, format="TIFF", compression="tiff_lzw")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("layout", ["grey", "grey+alpha", "rgb", "rgba"])
+def test_eight_bit_lzw_tiff_is_read_exactly(layout):
+    array = random_array(np.uint8, layout)
+    image = decode_image(pillow_lzw_tiff(array, "LA" if layout == "grey+alpha" else None), "lzw.tif")
+    planes = image.pixels if image.alpha is None else np.dstack([image.pixels, image.alpha])
+    np.testing.assert_array_equal(np.rint(planes * 255).astype(np.uint8), array)
+
+
+def test_sixteen_bit_and_bilevel_grey_lzw_tiff_are_read_exactly():
+    grey = random_array(np.uint16, "grey")
+    image = decode_image(pillow_lzw_tiff(grey), "lzw16.tif")
+    assert image.source_dtype == np.uint16
+    np.testing.assert_array_equal(np.rint(image.pixels * 65535).astype(np.uint16), grey)
+    bilevel = random_array(np.uint8, "grey") > 127
+    np.testing.assert_array_equal(decode_image(pillow_lzw_tiff(bilevel), "lzw1.tif").pixels, bilevel)
+
+
+def test_lzw_tiff_with_a_horizontal_predictor_is_read_exactly():
+    array = random_array(np.uint8, "rgb")
+    ok, data = cv2.imencode(".tif", array[..., ::-1])  # OpenCV writes LZW with predictor 2
     assert ok
-    image = decode_image(data.tobytes(), "lzw.tif")
-    np.testing.assert_array_equal(np.rint(image.pixels * np.iinfo(dtype).max).astype(dtype), array)
+    np.testing.assert_array_equal(np.rint(decode_image(data.tobytes(), "lzw.tif").pixels * 255), array)
+
+
+@pytest.mark.skipif(HAS_IMAGECODECS, reason="imagecodecs decodes it")
+def test_lzw_tiff_that_pillow_would_reduce_is_refused_naming_the_fix():
+    ok, data = cv2.imencode(".tif", random_array(np.uint16, "rgb"))  # Pillow reads 16-bit colour as 8-bit
+    assert ok
+    message = "lzw16.tif: LZW-compressed 16-bit colour TIFF needs the imagecodecs package: pip install imagecodecs"
+    with pytest.raises(InputError, match=f"^{message}$"):
+        decode_image(data.tobytes(), "lzw16.tif")
+
+
+def tiff_bytes(array, **kwargs):
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_miniswhite_tiff_is_inverted(dtype):
+    array = random_array(dtype, "grey")
+    image = decode_image(tiff_bytes(array, photometric="miniswhite"), "white.tif")
+    top = np.iinfo(dtype).max
+    np.testing.assert_array_equal(np.rint(image.pixels * top).astype(dtype), top - array)
+
+
+def test_bilevel_miniswhite_tiff_is_inverted():
+    bits = random_array(np.uint8, "grey") > 127
+    image = decode_image(tiff_bytes(bits, photometric="miniswhite"), "white.tif")
+    np.testing.assert_array_equal(image.pixels, ~bits)
+
+
+def test_float_miniswhite_tiff_is_refused():
+    data = tiff_bytes(np.zeros((3, 4), np.float32), photometric="miniswhite")
+    with pytest.raises(InputError, match="float MINISWHITE .* save it as MINISBLACK"):
+        decode_image(data, "white.tif")
+
+
+def test_cmyk_tiff_is_refused():
+    data = tiff_bytes(random_array(np.uint8, "rgba"), photometric="separated")
+    with pytest.raises(InputError, match="cmyk.tif: CMYK TIFF is not supported; convert it to RGB"):
+        decode_image(data, "cmyk.tif")
+
+
+PALETTE_INDICES = np.array([[0, 1, 2], [255, 1, 0]], np.uint8)
+EIGHT_BIT_COLOURS = np.array([[0, 10, 20], [255, 128, 1], [7, 8, 9]], np.uint16)  # rows: entries 0, 1, 2
+
+
+@pytest.mark.parametrize("scale", [1, 256, 257], ids=["as-is", "times-256", "times-257"])
+def test_palette_tiff_of_eight_bit_entries_becomes_eight_bit_rgb(scale):
+    colormap = np.zeros((3, 256), np.uint16)
+    colormap[:, :3] = EIGHT_BIT_COLOURS.T * scale
+    colormap[:, 255] = 200 * scale
+    image = decode_image(tiff_bytes(PALETTE_INDICES, photometric="palette", colormap=colormap), "p.tif")
+    assert image.source_dtype == np.uint8 and image.pixels.shape == (2, 3, 3)
+    table = np.vstack([EIGHT_BIT_COLOURS, np.zeros((252, 3)), [[200, 200, 200]]])
+    np.testing.assert_array_equal(np.rint(image.pixels * 255), table[PALETTE_INDICES])
+
+
+def test_palette_tiff_of_sixteen_bit_entries_becomes_sixteen_bit_rgb():
+    colormap = np.random.default_rng(2).integers(0, 65536, (3, 256)).astype(np.uint16)
+    colormap[0, 0] = 1000  # neither 8-bit values nor multiples of 256
+    image = decode_image(tiff_bytes(PALETTE_INDICES, photometric="palette", colormap=colormap), "p.tif")
+    assert image.source_dtype == np.uint16
+    np.testing.assert_array_equal(np.rint(image.pixels * 65535), colormap.T[PALETTE_INDICES])
+
+
+def test_palette_tiff_written_by_pillow_becomes_its_rgb():
+    palette_image = PILImage.fromarray(PALETTE_INDICES, "P")
+    palette_image.putpalette([v % 256 for v in range(256 * 3)])
+    buffer = io.BytesIO()
+    palette_image.save(buffer, format="TIFF")
+    expected = np.asarray(palette_image.convert("RGB"))
+    np.testing.assert_array_equal(np.rint(decode_image(buffer.getvalue(), "p.tif").pixels * 255), expected)
+
+
+def test_lzw_palette_tiff_becomes_its_rgb():
+    palette_image = PILImage.fromarray(PALETTE_INDICES, "P")
+    palette_image.putpalette(np.random.default_rng(3).integers(0, 256, 256 * 3).tolist())
+    buffer = io.BytesIO()
+    palette_image.save(buffer, format="TIFF", compression="tiff_lzw")
+    expected = np.asarray(palette_image.convert("RGB"))
+    np.testing.assert_array_equal(np.rint(decode_image(buffer.getvalue(), "p.tif").pixels * 255), expected)
+
+
+def test_associated_alpha_is_unpremultiplied_and_written_unassociated(tmp_path):
+    colour = np.array([[[0, 0, 0], [50, 100, 25], [255, 0, 128], [9, 9, 9]]], np.uint8)
+    alpha = np.array([[0, 100, 255, 10]], np.uint8)
+    path = tmp_path / "assoc.tif"
+    path.write_bytes(tiff_bytes(np.dstack([colour, alpha]), photometric="rgb", extrasamples=["assocalpha"]))
+    image = read_image(path)
+    expected = np.array([[[0, 0, 0], [128, 255, 64], [255, 0, 128], [230, 230, 230]]])  # rint(c * 255 / a)
+    np.testing.assert_array_equal(np.rint(image.pixels * 255), expected)
+    np.testing.assert_array_equal(image.alpha * 255, alpha)
+    write_image(tmp_path / "out.tif", image)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert tiff.pages[0].extrasamples == (tifffile.EXTRASAMPLE.UNASSALPHA,)
+        np.testing.assert_array_equal(tiff.asarray(), np.dstack([expected, alpha]))
+
+
+def test_associated_alpha_of_float_tiff_is_divided_out():
+    array = np.array([[[0.25, 0.5], [0.0, 0.0], [0.3, 2.0]]], np.float32)  # grey, alpha
+    image = decode_image(tiff_bytes(array, photometric="minisblack", extrasamples=["assocalpha"]), "f.tif")
+    np.testing.assert_allclose(image.pixels, [[0.5, 0.0, 0.15]], rtol=1e-6)
+    np.testing.assert_array_equal(image.alpha, array[..., 1])
 
 
 def test_partial_write_of_a_killed_process_is_removed(tmp_path):
@@ -549,3 +678,103 @@ def test_a_palette_with_alpha_keeps_it(recwarn):
     np.testing.assert_array_equal(image.alpha, np.array([[1, 0, 0.2]], np.float32))
     np.testing.assert_array_equal(image.pixels, np.array([[[1, 0, 0], [0, 1, 0], [0, 0, 1]]], np.float32))
     assert not recwarn.list
+
+
+def test_libtiff_handlers_are_put_back_after_our_reads():
+    from deblur_cli.tiff import _libtiff_handler_setters
+
+    setters = _libtiff_handler_setters()
+    if not setters:
+        pytest.skip("Pillow's libtiff is linked statically here")
+    before = [setter(None) for setter in setters]
+    for setter, handler in zip(setters, before):
+        setter(handler)
+    decode_image(pillow_lzw_tiff(random_array(np.uint8, "grey")), "lzw.tif")
+    after = [setter(None) for setter in setters]
+    for setter, handler in zip(setters, after):
+        setter(handler)
+    assert after == before and all(before)
+
+
+def test_jpeg_that_pillow_rejects_gives_pillows_reason():
+    with pytest.raises(InputError, match=r"^bad.jpg: cannot decode image: Truncated File Read; the file is damaged"):
+        decode_image(b"\xff\xd8\xff\xe0" + b"garbage" * 4, "bad.jpg")
+
+
+@pytest.mark.parametrize("width, height", [(0, 5), (5, 0)])
+def test_png_of_no_pixels_is_refused_before_libpng(width, height, capfd):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    with pytest.raises(InputError, match=rf"^empty.png: PNG header gives a size of {width} x {height}, no pixels"):
+        decode_image(data, "empty.png")
+    assert capfd.readouterr().err == ""
+
+
+def test_float64_tiff_beyond_float32_is_refused_naming_the_range():
+    array = np.array([[1e300, 0.5], [-1e39, 0.0]])
+    with pytest.raises(InputError, match=r"holds 2 samples beyond float32's range \(largest magnitude 1e\+300"):
+        decode_image(tiff_bytes(array), "big.tif")
+    assert decode_image(tiff_bytes(np.array([[3e38, 0.5]])), "ok.tif").pixels[0, 0] == np.float32(3e38)
+
+
+@pytest.mark.parametrize("extension", [".png", ".webp"])
+def test_animation_is_read_as_its_first_frame_only(extension):
+    frames = [PILImage.fromarray(np.full((6, 8, 3), value, np.uint8)) for value in (10, 200, 90)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=extension[1:], save_all=True, append_images=frames[1:], lossless=True)
+    data = buffer.getvalue()
+    image = decode_image(data, f"anim{extension}", max_pixels=48)  # one frame's pixels, not three's
+    np.testing.assert_array_equal(image.pixels * 255, np.full((6, 8, 3), 10))
+    with pytest.raises(InputError, match="--max-pixels"):
+        decode_image(data, f"anim{extension}", max_pixels=47)
+
+
+@pytest.mark.parametrize("extension, rotated", [(".jpeg", True), (".webp", False)])
+def test_exif_orientation_is_applied_to_jpeg_only(extension, rotated):
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.zeros((6, 10, 3), np.uint8)).save(buffer, format=extension[1:], exif=exif)
+    assert decode_image(buffer.getvalue(), f"x{extension}").shape == ((10, 6) if rotated else (6, 10))
+
+
+def test_webp_holds_grey_as_rgb_and_loses_an_opaque_alpha():
+    grey = random_array(np.uint8, "grey")
+    image = Image(grey / np.float32(255), np.ones(grey.shape, np.float32))
+    back = decode_image(encode_image(image, ".webp"), "x.webp")
+    assert back.alpha is None  # libwebp stores no alpha that is opaque everywhere
+    np.testing.assert_array_equal(np.rint(back.pixels * 255), np.dstack([grey] * 3))
+
+
+def uncompressed_grey_tiff(width, height, bits, samples, photometric=1):
+    """A minimal one-strip TIFF, for bit depths that tifffile writes only with imagecodecs."""
+    entries = [(256, width), (257, height), (258, bits), (259, 1), (262, photometric), (273, 0), (277, 1),
+               (278, height), (279, len(samples))]
+    data_offset = 8 + 2 + 12 * len(entries) + 4
+    ifd = struct.pack("<H", len(entries))
+    for tag, value in entries:
+        ifd += struct.pack("<HHII", tag, 4, 1, data_offset if tag == 273 else value)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + samples
+
+
+def test_twelve_bit_tiff_is_refused_naming_the_depth():
+    data = uncompressed_grey_tiff(2, 1, 12, bytes(3))
+    with pytest.raises(InputError, match="12-bit samples in a TIFF are not supported; save it with 8 or 16 bits"):
+        decode_image(data, "g12.tif")
+
+
+@pytest.mark.skipif(not HAS_IMAGECODECS, reason="tifffile unpacks 4-bit samples with imagecodecs only")
+@pytest.mark.parametrize("photometric, expected", [(1, [0, 85, 170, 255]), (0, [255, 170, 85, 0])])
+def test_four_bit_grey_tiff_is_scaled_exactly_to_eight_bits(photometric, expected):
+    data = uncompressed_grey_tiff(4, 1, 4, bytes([0x05, 0xAF]), photometric)
+    np.testing.assert_array_equal(np.rint(decode_image(data, "g4.tif").pixels * 255), [expected])
+
+
+@pytest.mark.skipif(HAS_IMAGECODECS, reason="tifffile unpacks 4-bit samples with imagecodecs")
+def test_four_bit_grey_tiff_without_imagecodecs_is_refused_naming_the_fix():
+    data = uncompressed_grey_tiff(4, 1, 4, bytes([0x05, 0xAF]))
+    with pytest.raises(InputError, match="uncompressed 4-bit grey TIFF needs the imagecodecs package"):
+        decode_image(data, "g4.tif")

@@ -9,6 +9,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import tifffile
 
 from .expect import assert_one_error
 
@@ -118,7 +119,7 @@ def test_interrupt_leaves_only_complete_files_and_exits_128_plus_signal(tmp_path
     big = np.random.default_rng(0).integers(0, 65536, (1024, 1024, 3), dtype=np.uint16)
     inputs = tmp_path / "in"
     inputs.mkdir()
-    cv2.imwrite(str(inputs / "source.tif"), big)
+    tifffile.imwrite(inputs / "source.tif", big, photometric="rgb")
     for i in range(40):
         os.symlink(inputs / "source.tif", inputs / f"link{i:02d}.tif")
     out = tmp_path / "out"
@@ -138,7 +139,7 @@ def test_interrupt_leaves_only_complete_files_and_exits_128_plus_signal(tmp_path
     for path in written:
         assert not path.name.startswith("."), f"temporary file left: {path.name}"
         decoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        assert decoded is not None and np.array_equal(decoded, big)
+        assert decoded is not None and np.array_equal(decoded[..., ::-1], big)  # OpenCV gives BGR
 
 
 def test_fail_fast_records_what_did_not_run(run, tmp_path):

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image as PILImage
 
 from .expect import assert_one_error
 
@@ -114,6 +115,20 @@ def test_damaged_tiff_gives_one_line(tmp_path, content):
     (tmp_path / "bad.tif").write_bytes(content)
     process = deblur_process("convert", "bad.tif", "-o", "out.png", cwd=tmp_path)
     assert_one_stderr_line(process, 3, "TIFF holds no readable image (invalid offset to first page")
+
+
+def test_damaged_lzw_tiff_gives_one_line_and_nothing_from_libtiff(tmp_path):
+    rgb = np.random.default_rng(11).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(rgb).save(buffer, format="TIFF", compression="tiff_lzw")
+    data = bytearray(buffer.getvalue())
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tiff:
+        start = tiff.pages[0].dataoffsets[0] + 20
+    data[start : start + 20] = bytes(b ^ 0xFF for b in data[start : start + 20])
+    (tmp_path / "bad.tif").write_bytes(bytes(data))
+    process = deblur_process("convert", "bad.tif", "-o", "out.png", cwd=tmp_path)
+    assert_one_stderr_line(process, 3, "bad.tif: cannot decode LZW-compressed 8-bit colour TIFF")
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_float_tiff_with_nan_is_refused(run, tmp_path):

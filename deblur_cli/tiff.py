@@ -1,0 +1,302 @@
+"""TIFF decoding: the first image of a file, as samples in the file's own meaning.
+
+tifffile reads the file. The photometric interpretation is applied here, so that
+every image comes out as grey or RGB, with or without unassociated alpha:
+
+- 2- and 4-bit samples are scaled exactly to 8 bits (times 85 and 17, as libpng does);
+  other integer depths than 1, 8 and 16 bits are refused;
+- MINISWHITE grey is inverted (max - value; float has no defined white and is refused);
+- a palette (PALETTE) becomes RGB through its colormap: 8-bit when every entry is an
+  8-bit value (stored as it is, times 257 or times 256), else 16-bit;
+- associated (premultiplied) alpha is un-premultiplied (colour / alpha where alpha > 0,
+  rounded), so that alpha is always unassociated inside;
+- CMYK (SEPARATED), Lab, YCbCr outside JPEG and other colour spaces are refused.
+
+Compressions that tifffile decodes only with the optional ``imagecodecs`` package (LZW,
+JPEG, ...) are, without it, decoded by Pillow where Pillow gives exactly the stored
+values (1, 8 and 16-bit grey, 8-bit grey+alpha, RGB, RGBA with unassociated alpha, and
+8-bit palette),
+and refused otherwise with one line naming the compression and the fix. libtiff under
+Pillow prints its complaints about damaged data from C; its handlers are silenced during
+our reads, where the library can be reached (Pillow's own copy, linked dynamically).
+"""
+
+import contextlib
+import ctypes
+import io
+import logging
+import re
+import threading
+
+import numpy as np
+
+from .errors import InputError
+from .images import _check_pixel_count, _pillow_limit_lifted, _short
+
+__all__ = ["decode_tiff"]
+
+_IMAGECODECS_FIX = "needs the imagecodecs package: pip install imagecodecs"
+
+_SCALE_TO_8_BITS = {1: 255, 2: 85, 4: 17}  # 1-bit comes as bool from tifffile, as "1" from Pillow
+
+# (photometric, bits per sample, extra samples) -> the Pillow mode that holds exactly those values
+_PILLOW_EXACT = {
+    (1, 1, ()): "1",
+    (1, 8, ()): "L",
+    (1, 16, ()): "I;16",
+    (1, 8, (2,)): "LA",
+    (2, 8, ()): "RGB",
+    (2, 8, (2,)): "RGBA",
+    (3, 8, ()): "P",  # the indices; the colormap is applied here, as for tifffile's reads
+}
+
+
+class _HoldRecords(logging.Filter):
+    """Keep the records logged by one thread, instead of letting them reach the handlers."""
+
+    def __init__(self):
+        super().__init__()
+        self.thread = threading.get_ident()
+        self.messages = []
+
+    def filter(self, record):
+        if record.thread != self.thread:
+            return True
+        self.messages.append(re.sub(r"^<[^>]*>\s*", "", record.getMessage()))  # drop "<tifffile.TiffPages @8> "
+        return False
+
+
+@contextlib.contextmanager
+def _tifffile_records_held():
+    """tifffile's log records of this thread, held back (not printed) while the block runs."""
+    held = _HoldRecords()
+    logger = logging.getLogger("tifffile")
+    logger.addFilter(held)
+    try:
+        yield held.messages
+    finally:
+        logger.removeFilter(held)
+
+
+def decode_tiff(data, path, max_pixels):
+    """The first image of a TIFF, samples last: (H, W) or (H, W, S), planar files too.
+
+    Grey or RGB, then alpha (unassociated) if any; uint8, uint16, bool or float.
+    """
+    import tifffile
+
+    with _tifffile_records_held() as messages:
+        try:
+            with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+                series, axes, shape = _first_image(tiff, messages, path)
+                _check_pixel_count(shape[axes.index("Y")] * shape[axes.index("X")], path, max_pixels)
+                page = series.keyframe
+                _check_supported(page, path)
+                try:
+                    array = series.asarray().reshape(shape)  # without the length-1 axes of a shaped series
+                except Exception as e:
+                    if "imagecodecs" in str(e):
+                        return _decode_with_pillow(data, page, path)
+                    raise InputError(
+                        f"cannot decode {_describe(page)}: {_short(e)}; the file is damaged or truncated", path
+                    ) from None
+        except InputError:
+            raise
+        except Exception as e:
+            raise InputError(f"cannot decode TIFF: {_short(e)}; the file is damaged or truncated", path) from None
+    if "S" in axes:
+        array = np.moveaxis(array, axes.index("S"), -1)
+    return _unassociated(_photometric_applied(array, page, path), page)
+
+
+def _first_image(tiff, messages, path):
+    """The first series, its axes and its shape without length-1 axes; refused unless one 2-D image."""
+    if not tiff.series:
+        reason = f" ({messages[0]})" if messages else ""
+        raise InputError(f"TIFF holds no readable image{reason}; the file is damaged or truncated", path)
+    series = tiff.series[0]
+    kept = [i for i, (axis, size) in enumerate(zip(series.axes, series.shape)) if axis in "YX" or size > 1]
+    axes = "".join(series.axes[i] for i in kept)
+    shape = tuple(series.shape[i] for i in kept)
+    if set(axes) - set("YXS"):
+        raise InputError(
+            f"unsupported TIFF layout: axes {axes} of shape {shape}, not one 2-D image "
+            "(grey or colour, with or without alpha); save one image per file",
+            path,
+        )
+    return series, axes, shape
+
+
+def _check_supported(page, path):
+    """Refuse integer depths other than 1, 2, 4, 8 and 16 bits, and colour spaces other than
+    grey, RGB and palette (YCbCr only inside JPEG, which is decoded to RGB)."""
+    from tifffile import COMPRESSION, PHOTOMETRIC
+
+    photometric = page.photometric
+    bits = page.bitspersample
+    if page.sampleformat != 3 and bits not in (*_SCALE_TO_8_BITS, 8, 16):
+        raise InputError(f"{bits}-bit samples in a TIFF are not supported; save it with 8 or 16 bits", path)
+    if photometric in (PHOTOMETRIC.MINISWHITE, PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.RGB, PHOTOMETRIC.PALETTE):
+        if photometric == PHOTOMETRIC.PALETTE and page.extrasamples:
+            raise InputError("palette TIFF with extra samples is not supported; save it as RGB or RGBA", path)
+        return
+    if photometric == PHOTOMETRIC.YCBCR and page.compression == COMPRESSION.JPEG:
+        return
+    name = "CMYK" if photometric == PHOTOMETRIC.SEPARATED else getattr(photometric, "name", str(photometric))
+    raise InputError(f"{name} TIFF is not supported; convert it to RGB (or grey) first", path)
+
+
+def _photometric_applied(array, page, path):
+    """MINISWHITE inverted, a palette looked up; other samples as they are."""
+    from tifffile import PHOTOMETRIC
+
+    if page.photometric == PHOTOMETRIC.PALETTE:
+        return _palette_applied(array, page.colormap, path)
+    if page.photometric == PHOTOMETRIC.MINISWHITE:
+        array = _inverted(array, (1 << page.bitspersample) - 1, path)
+    return _full_range(array, page.bitspersample)
+
+
+def _full_range(array, bits):
+    """2- and 4-bit samples (0..3, 0..15) scaled exactly to 8 bits, as libpng does; others as they are."""
+    if bits not in _SCALE_TO_8_BITS or array.dtype != np.uint8:
+        return array
+    return array * np.uint8(_SCALE_TO_8_BITS[bits])
+
+
+def _inverted(array, top, path):
+    """``top - array``: white is 0 in the file; ``top`` is the largest value of its bit depth."""
+    if array.dtype.kind == "b":
+        return ~array
+    if array.dtype.kind == "f":
+        raise InputError(
+            "float MINISWHITE (white is 0) TIFF has no defined white level; save it as MINISBLACK", path
+        )
+    return array.dtype.type(top) - array
+
+
+def _palette_applied(indices, colormap, path):
+    """RGB samples of a palette image: 8-bit when the colormap's entries are 8-bit values, else 16-bit.
+
+    TIFF stores colormap entries on 16 bits; writers store 8-bit values as they are (as
+    libtiff reads them when none exceeds 255), times 257 or times 256 (Pillow).
+    """
+    if colormap is None or indices.ndim != 2 or indices.dtype.kind not in "ub":
+        raise InputError("palette TIFF without a usable colormap; the file is damaged", path)
+    indices = indices.astype(np.intp)
+    if indices.max(initial=0) >= colormap.shape[1]:
+        raise InputError(
+            f"palette TIFF index {indices.max()} is beyond its colormap of {colormap.shape[1]} entries; "
+            "the file is damaged",
+            path,
+        )
+    colormap = np.asarray(colormap, np.uint16)
+    if colormap.max() < 256:
+        table = colormap.astype(np.uint8)
+    elif not np.any(colormap % 257):
+        table = (colormap // 257).astype(np.uint8)
+    elif not np.any(colormap % 256):
+        table = (colormap >> 8).astype(np.uint8)
+    else:
+        table = colormap
+    return np.ascontiguousarray(table.T[indices])
+
+
+def _unassociated(array, page):
+    """Colour divided by alpha where alpha > 0 when the file's alpha is associated (premultiplied)."""
+    from tifffile import EXTRASAMPLE
+
+    if not page.extrasamples or page.extrasamples[0] != EXTRASAMPLE.ASSOCALPHA or array.ndim != 3:
+        return array
+    colour, alpha = array[..., :-1].astype(np.float64), array[..., -1:].astype(np.float64)
+    covered = np.broadcast_to(alpha > 0, colour.shape)
+    if array.dtype.kind == "f":
+        with np.errstate(over="ignore"):  # a huge quotient becomes inf, refused as such by decode_image
+            np.divide(colour, alpha, out=colour, where=covered)
+        return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
+    top = np.iinfo(array.dtype).max
+    scaled = np.divide(colour * top, alpha, out=colour.copy(), where=covered)
+    colour = np.clip(np.rint(scaled), 0, top)
+    return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
+
+
+def _describe(page):
+    """``LZW-compressed 16-bit colour TIFF`` and the like, for messages."""
+    from tifffile import PHOTOMETRIC
+
+    compression = getattr(page.compression, "name", str(page.compression))
+    compression = "uncompressed" if compression == "NONE" else f"{compression}-compressed"
+    grey = page.photometric in (PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.MINISWHITE)
+    kind = "grey" if grey else "palette" if page.photometric == PHOTOMETRIC.PALETTE else "colour"
+    if page.extrasamples:
+        kind += "+alpha"
+    number = {2: " signed", 3: " float"}.get(page.sampleformat, "")
+    return f"{compression} {page.bitspersample}-bit{number} {kind} TIFF"
+
+
+def _decode_with_pillow(data, page, path):
+    """A TIFF that tifffile needs imagecodecs for, through Pillow where Pillow is exact; refused elsewhere."""
+    from PIL import Image as PILImage
+
+    key = (int(page.photometric), page.bitspersample, tuple(int(e) for e in page.extrasamples))
+    mode = _PILLOW_EXACT.get(key)
+    if mode is None or page.sampleformat != 1 or page.planarconfig != 1 or page.fillorder != 1:
+        raise InputError(f"{_describe(page)} {_IMAGECODECS_FIX}", path)
+    try:
+        with _pillow_limit_lifted(), _libtiff_silenced():
+            with PILImage.open(io.BytesIO(data), formats=["TIFF"]) as image:
+                if image.mode not in (mode, mode + "B"):  # "I;16B": big-endian 16-bit
+                    raise InputError(f"{_describe(page)} {_IMAGECODECS_FIX}", path)
+                array = np.asarray(image)
+    except InputError:
+        raise
+    except Exception as e:
+        raise InputError(f"cannot decode {_describe(page)}: {_short(e)}; the file is damaged or truncated", path) from None
+    if array.dtype.kind == "u" and array.itemsize == 2:
+        array = array.astype(np.uint16)
+    return _photometric_applied(array, page, path)
+
+
+_LIBTIFF_LOCK = threading.Lock()
+_libtiff_state = {"readers": 0, "saved": None}
+
+
+def _libtiff_handler_setters():
+    """Pillow's libtiff's TIFFSetErrorHandler and TIFFSetWarningHandler, or () where not reachable.
+
+    Looked up through Pillow's extension module, whose dependencies include the libtiff
+    it was built with; a statically linked libtiff (Windows) has no exported symbols.
+    """
+    from PIL import _imaging
+
+    try:
+        library = ctypes.CDLL(_imaging.__file__)
+        setters = (library.TIFFSetErrorHandler, library.TIFFSetWarningHandler)
+    except (OSError, AttributeError):
+        return ()
+    for setter in setters:
+        setter.restype = ctypes.c_void_p
+        setter.argtypes = [ctypes.c_void_p]
+    return setters
+
+
+@contextlib.contextmanager
+def _libtiff_silenced():
+    """libtiff's error and warning handlers off while our reads run, put back after the last one.
+
+    The decode still fails on damaged data (Pillow raises); only libtiff's own
+    printing to stderr is stopped.
+    """
+    with _LIBTIFF_LOCK:
+        if _libtiff_state["readers"] == 0:
+            setters = _libtiff_handler_setters()
+            _libtiff_state["saved"] = [(setter, setter(None)) for setter in setters]
+        _libtiff_state["readers"] += 1
+    try:
+        yield
+    finally:
+        with _LIBTIFF_LOCK:
+            _libtiff_state["readers"] -= 1
+            if _libtiff_state["readers"] == 0:
+                for setter, handler in _libtiff_state["saved"]:
+                    setter(handler)
