@@ -7,6 +7,7 @@ the PSF, and the centre, of the original size, is kept.
 
 import numpy as np
 
+from .arrays import as_image
 from .errors import ParameterError
 from .opencv import in_channel_groups
 from .psf import validate_psf
@@ -71,7 +72,8 @@ def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     ParameterError
         ``noise_sigma`` not in [0, 1e6].
     InputError
-        Invalid PSF, or a PSF larger than the image.
+        Invalid image (see :func:`.arrays.as_image`) or PSF, or a PSF larger than
+        the image.
 
     Notes
     -----
@@ -80,7 +82,7 @@ def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     kernel, and switches to a DFT for large kernels).
     """
     check_noise_sigma(noise_sigma)
-    image = np.asarray(pixels, dtype=np.float32)
+    image = as_image(pixels)
     kernel = validate_psf(psf, image.shape[:2])
     flipped = np.ascontiguousarray(kernel[::-1, ::-1])
     anchor = (flipped.shape[1] // 2, flipped.shape[0] // 2)

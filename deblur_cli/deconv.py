@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 
+from .arrays import as_image
 from .errors import ParameterError
 from .choices import REGULARISERS
 from .psf import psf2otf, validate_psf
@@ -208,7 +209,8 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     ParameterError
         NSR <= 0, unknown regulariser or boundary.
     InputError
-        Invalid PSF (NaN, zero sum, larger than the image).
+        Invalid image (see :func:`.arrays.as_image`: not (H, W) / (H, W, C), NaN or
+        infinite values) or PSF (NaN, zero sum, larger than the image).
 
     References
     ----------
@@ -217,14 +219,14 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     """
     import scipy.fft
 
-    from .boundary import extend
+    from .boundary import extend_checked
     from .threads import fft_workers
 
     nsr = check_nsr(nsr)
     _check_reg(reg)
-    image = np.asarray(pixels, dtype=np.float32)
+    image = as_image(pixels)
     kernel = validate_psf(psf, image.shape[:2])
-    canvas, crop = extend(image, kernel.shape, boundary, psf=kernel)
+    canvas, crop = extend_checked(image, kernel.shape, boundary, kernel)
     shape = canvas.shape[:2]
     axes = (0, 1)
     workers = fft_workers()

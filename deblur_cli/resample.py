@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .arrays import as_image
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .opencv import MAX_CHANNELS, in_channel_groups
@@ -89,17 +90,9 @@ def _check_kernel(kernel, error=ParameterError, path=None):
     return np.ascontiguousarray(array)
 
 
-def _as_image(pixels):
-    """A non-empty (H, W) or (H, W, C) image as float32, or a ParameterError."""
-    array = np.asarray(pixels, dtype=np.float32)
-    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ParameterError(f"image must be a non-empty (H, W) or (H, W, C) array, got shape {array.shape}")
-    return array
-
-
 def _as_channels(pixels):
     """(H, W) or (H, W, C) float32 -> contiguous (H, W, C) float32."""
-    array = _as_image(pixels)
+    array = as_image(pixels)
     if array.ndim == 2:
         array = array[:, :, None]
     return np.ascontiguousarray(array)
@@ -555,6 +548,9 @@ def conv_transpose2d(
     ------
     ParameterError
         Kernel not 2-D or not finite, or a parameter out of PyTorch's domain.
+    InputError
+        An invalid image (see :func:`.arrays.as_image`: not (H, W) / (H, W, C), no
+        pixels, NaN or infinite values).
 
     Examples
     --------
@@ -634,11 +630,14 @@ def resize_bilinear(pixels, size, *, align_corners=False):
     Raises
     ------
     ParameterError
-        An empty or not 2-D/3-D image, or a size that is not a pair of integers >= 1.
+        A size that is not a pair of integers >= 1.
+    InputError
+        An invalid image (see :func:`.arrays.as_image`: not (H, W) / (H, W, C), no
+        pixels, NaN or infinite values).
     """
     import cv2
 
-    array = _as_image(pixels)
+    array = as_image(pixels)
     height, width = _pair(size, "size", 1)
     if align_corners:
         return _interpolate_axis(_interpolate_axis(array, height, 0), width, 1)
@@ -680,13 +679,16 @@ def downsample(pixels, factor, method="area"):
     ------
     ParameterError
         Factor < 1 or larger than the image, unknown method.
+    InputError
+        An invalid image (see :func:`.arrays.as_image`: not (H, W) / (H, W, C), no
+        pixels, NaN or infinite values).
     """
     import cv2
 
     f = _int_param(factor, "factor", 1)
     if method not in DOWNSAMPLE_METHODS:
         raise ParameterError(f"unknown downsampling method {method!r}; use one of {', '.join(DOWNSAMPLE_METHODS)}")
-    array = _as_image(pixels)
+    array = as_image(pixels)
     height, width = array.shape[0] // f, array.shape[1] // f
     if height == 0 or width == 0:
         raise ParameterError(
