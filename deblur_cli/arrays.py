@@ -4,7 +4,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["as_image"]
+__all__ = ["as_image", "check_values"]
 
 
 def _plural(count, noun):
@@ -18,11 +18,29 @@ def _check_shape(array, what, min_side):
         raise InputError(f"{what} must be a {size} (H, W) or (H, W, C) array, got shape {array.shape}")
 
 
-def _check_values(array, what, dtype):
+def check_values(array, what, dtype=None, *, source=None):
+    """Refuse an array that is not of real numbers, or holds NaN, infinite or out-of-range values.
+
+    Parameters
+    ----------
+    array : ndarray
+        The values.
+    what : str
+        What the error message calls them.
+    dtype : dtype, optional
+        Float type the values are to fit; by default the array's own.
+    source : str, optional
+        File the values came from, named in the error.
+
+    Raises
+    ------
+    InputError
+        Counting each kind of bad value found.
+    """
     if array.dtype.kind not in "biuf":
-        raise InputError(f"{what} must hold real numbers, got {array.dtype}")
+        raise InputError(f"{what} must hold real numbers, got {array.dtype}", source)
     if array.dtype.kind != "f":
-        return  # integers fit float32's range
+        return  # integers are finite and fit float32
     target = np.dtype(dtype or array.dtype)
     largest = np.finfo(target).max
     # min and max propagate NaN: two fast passes, and counting only when something is wrong.
@@ -35,7 +53,7 @@ def _check_values(array, what, dtype):
         (int(np.count_nonzero(np.abs(array[finite]) > largest)), f"value beyond {target.name}'s range"),
     ]
     found = ", ".join(_plural(count, noun) for count, noun in counts if count)
-    raise InputError(f"{what} holds {found}; give finite pixel values")
+    raise InputError(f"{what} holds {found}; give finite values", source)
 
 
 def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):
@@ -68,5 +86,5 @@ def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):
     except (TypeError, ValueError):
         raise InputError(f"{what} is not an array of numbers") from None
     _check_shape(array, what, min_side)
-    _check_values(array, what, dtype)
+    check_values(array, what, dtype)
     return array if dtype is None else array.astype(dtype, copy=False)

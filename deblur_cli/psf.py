@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from .arrays import check_values
 from .choices import PSF_CENTERS
 from .errors import InputError, ParameterError
 
@@ -226,12 +227,16 @@ def validate_psf(psf, image_shape=None, *, source=None):
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise InputError(f"a PSF must hold real numbers, got {array.dtype}", source)
     array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise InputError("the PSF holds NaN or infinite values; give a finite kernel", source)
+    check_values(array, "the PSF", source=source)
+    # Scaled to a peak of 1 first, the sum can neither overflow (weights near 1e308) nor
+    # lose its precision to subnormals (weights near 1e-320).
+    peak = np.abs(array).max()
+    if peak == 0:
+        raise InputError("the PSF is all zero; a PSF must have a positive sum", source)
+    array /= peak
     total = array.sum()
     if not total > 0:
-        what = "the PSF is all zero" if not np.any(array) else f"the PSF's sum is {total:.6g}"
-        raise InputError(f"{what}; a PSF must have a positive sum", source)
+        raise InputError(f"the PSF's sum is {float(total) * float(peak):.6g}; a PSF must have a positive sum", source)
     array = _pad_to_odd(array / total)
     if image_shape is not None:
         height, width = image_shape[:2]

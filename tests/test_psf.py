@@ -1,6 +1,7 @@
 """PSF kernels, loading and psf2otf against their definitions (MATLAB fspecial, psf2otf)."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -183,14 +184,23 @@ def test_validate_psf_normalises_and_pads_even_sizes_at_the_end():
 
 
 @pytest.mark.parametrize(
-    "bad, image_shape",
-    [(np.full((3, 3), np.nan), None), (np.zeros((5, 5)), None), (-np.ones((3, 3)), None),
-     (np.array([[1.0, np.inf, 1.0]]), None), (np.ones((9, 9)), (8, 20)), (np.ones(5), None),
-     (np.ones((0, 3)), None)],
+    "bad, image_shape, found",
+    [(np.full((3, 3), np.nan), None, "the PSF holds 9 NaN values"), (np.zeros((5, 5)), None, "all zero"),
+     (-np.ones((3, 3)), None, "the PSF's sum is -9;"), (np.full((3, 3), -1e308), None, "the PSF's sum is -inf;"),
+     (np.array([[1.0, np.inf, 1.0]]), None, "the PSF holds 1 infinite value"),
+     (np.ones((9, 9)), (8, 20), "larger than the image"), (np.ones(5), None, "got shape (5,)"),
+     (np.ones((0, 3)), None, "got shape (0, 3)")],
 )
-def test_validate_psf_rejects_invalid_kernels(bad, image_shape):
-    with pytest.raises(InputError):
+def test_validate_psf_rejects_invalid_kernels(bad, image_shape, found):
+    with pytest.raises(InputError, match=re.escape(found)):
         validate_psf(bad, image_shape)
+
+
+@pytest.mark.parametrize("scale", [4e307, 1e-320, 1e-40])
+def test_validate_psf_normalises_weights_at_the_ends_of_float64(scale):
+    # 4e307: the plain sum overflows to inf; 1e-320: subnormal weights carry few digits.
+    weights = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
+    np.testing.assert_allclose(validate_psf(weights * scale), weights / 16, rtol=1e-3 if scale < 1e-300 else 1e-7)
 
 
 def test_recenter_puts_the_centroid_on_the_centre_pixel():
