@@ -198,6 +198,21 @@ def _pad_to_odd(psf):
     return np.pad(psf, extra) if any(e for _, e in extra) else psf
 
 
+def _kernel_values(psf, source=None):
+    """A PSF's weights as a float64 copy, checked: a non-empty 2-D array of finite real numbers."""
+    try:
+        array = np.asarray(psf)
+    except (TypeError, ValueError):
+        raise InputError("a PSF must be a 2-D array of numbers; its rows differ in length or type", source) from None
+    if array.ndim != 2 or array.size == 0:
+        raise InputError(f"a PSF must be a non-empty 2-D array, got shape {array.shape}", source)
+    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise InputError(f"a PSF must hold real numbers, got {array.dtype}", source)
+    array = array.astype(np.float64)
+    check_values(array, "the PSF", source=source)
+    return array
+
+
 def validate_psf(psf, image_shape=None, *, source=None):
     """Check a PSF and return it normalised: float32, odd shape, sum 1.
 
@@ -221,13 +236,7 @@ def validate_psf(psf, image_shape=None, *, source=None):
         Not 2-D, empty, NaN or infinite values, sum <= 0 (all zero, or negative),
         or larger than the image.
     """
-    array = np.asarray(psf)
-    if array.ndim != 2 or array.size == 0:
-        raise InputError(f"a PSF must be a non-empty 2-D array, got shape {array.shape}", source)
-    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise InputError(f"a PSF must hold real numbers, got {array.dtype}", source)
-    array = array.astype(np.float64)
-    check_values(array, "the PSF", source=source)
+    array = _kernel_values(psf, source)
     # Scaled to a peak of 1 first, the sum can neither overflow (weights near 1e308) nor
     # lose its precision to subnormals (weights near 1e-320).
     peak = np.abs(array).max()
@@ -259,24 +268,29 @@ def recenter(psf):
 
     Parameters
     ----------
-    psf : ndarray
+    psf : array_like
         2-D kernel with a positive sum.
 
     Returns
     -------
     ndarray of float32
-        Odd-shaped kernel, same weights, centred on the centroid.
+        Odd-shaped kernel, the weights normalised to sum 1 (:func:`validate_psf`),
+        centred on the centroid.
+
+    Raises
+    ------
+    InputError
+        An invalid kernel (see :func:`validate_psf`).
     """
-    weights = np.maximum(np.asarray(psf, dtype=np.float64), 0.0)
-    if not weights.sum() > 0:
-        weights = np.abs(np.asarray(psf, dtype=np.float64))
+    kernel = validate_psf(psf)
+    weights = np.maximum(kernel, 0.0, dtype=np.float64)
     pads = []
     for axis, size in enumerate(weights.shape):
         profile = weights.sum(axis=1 - axis)
         centre = int(np.floor(np.dot(np.arange(size), profile) / profile.sum() + 0.5))
         half = max(centre, size - 1 - centre)
         pads.append((half - centre, half - (size - 1 - centre)))
-    return np.pad(np.asarray(psf, dtype=np.float32), pads)
+    return np.pad(kernel, pads)
 
 
 _ARRAY_FILES = (".npy", ".csv", ".txt")
@@ -402,7 +416,7 @@ def load_psf(path, center="none"):
     path = os.fspath(path)
     psf = validate_psf(read_kernel_file(path, what="PSF"), source=path)
     if center == "centroid":
-        psf = validate_psf(recenter(psf), source=path)
+        psf = recenter(psf)
     return psf
 
 
@@ -418,7 +432,7 @@ def psf2otf(psf, shape):
 
     Parameters
     ----------
-    psf : ndarray
+    psf : array_like
         2-D kernel, no larger than ``shape``.
     shape : tuple of int
         (H, W) of the transform.
@@ -431,11 +445,14 @@ def psf2otf(psf, shape):
     Raises
     ------
     InputError
-        The PSF is larger than ``shape``.
+        The PSF is not a non-empty 2-D array of finite real numbers, or is larger
+        than ``shape``. Its weights are used as given (neither normalised nor padded
+        to an odd size, as MATLAB's ``psf2otf``; a zero sum, as of a Laplacian, is
+        allowed).
     """
     import scipy.fft
 
-    psf = np.asarray(psf, dtype=np.float64)
+    psf = _kernel_values(psf)
     height, width = shape
     kh, kw = psf.shape
     if kh > height or kw > width:

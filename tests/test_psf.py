@@ -211,8 +211,43 @@ def test_recenter_puts_the_centroid_on_the_centre_pixel():
     centred = recenter(kernel)
     h, w = centred.shape
     assert h % 2 == 1 and w % 2 == 1
-    assert centred[h // 2, w // 2] == 2
-    assert centred.sum() == kernel.sum()
+    assert centred[h // 2, w // 2] == 0.5
+    assert centred.sum() == 1
+    assert centred[h // 2, w // 2 + 1] == centred[h // 2 + 1, w // 2] == 0.25
+
+
+@pytest.mark.parametrize(
+    "bad, found",
+    [(np.full((3, 3), np.nan), "the PSF holds 9 NaN values"), (np.zeros((3, 3)), "all zero"),
+     (np.ones(3), "got shape (3,)"), (np.ones((2, 2, 2)), "got shape (2, 2, 2)"), ([[1, 2], [3]], "differ")],
+)
+def test_recenter_validates_its_kernel_as_validate_psf(bad, found):
+    with pytest.raises(InputError, match=re.escape(found)):
+        recenter(bad)
+
+
+def test_recenter_takes_huge_weights():
+    kernel = np.zeros((3, 5))
+    kernel[1, 3:] = 1e308
+    expected = np.zeros((3, 9))
+    expected[1, 3:5] = 0.5  # the centroid, 3.5, rounds to 4: the new centre
+    np.testing.assert_array_equal(recenter(kernel), expected)
+
+
+@pytest.mark.parametrize(
+    "bad, found",
+    [(np.array([[1.0, np.inf]]), "the PSF holds 1 infinite value"), (np.ones(3), "got shape (3,)"),
+     (np.ones((2, 2, 2)), "got shape (2, 2, 2)"), (np.zeros((0, 3)), "got shape (0, 3)"),
+     (np.full((2, 2), 1j), "real numbers, got complex128")],
+)
+def test_psf2otf_validates_its_kernel(bad, found):
+    with pytest.raises(InputError, match=re.escape(found)):
+        psf2otf(bad, (8, 8))
+
+
+def test_psf2otf_of_the_laplacian_sums_to_zero_as_matlab():
+    laplacian = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
+    np.testing.assert_allclose(psf2otf(laplacian, (6, 8)), matlab_psf2otf(laplacian, (6, 8))[:, :5], atol=1e-6)
 
 
 def test_load_psf_reads_npy_csv_and_16_bit_png(tmp_path):
