@@ -25,7 +25,7 @@ remedies, by name:
 
 import numpy as np
 
-from .arrays import as_image
+from .checks import as_image
 from .choices import BOUNDARY_MODES as MODES
 from .errors import InputError, ParameterError
 from .psf import validate_psf
@@ -163,7 +163,7 @@ def edgetaper(pixels, psf):
     Raises
     ------
     InputError
-        An invalid image (see :func:`.arrays.as_image`) or PSF (see
+        An invalid image (see :func:`.checks.as_image`) or PSF (see
         :func:`.psf.validate_psf`), or a PSF not smaller than half the image.
     """
     image = as_image(pixels)
@@ -238,7 +238,7 @@ def extend(pixels, psf_shape, mode, *, psf=None):
     ParameterError
         Unknown mode, or ``edgetaper`` without ``psf``.
     InputError
-        An invalid image (see :func:`.arrays.as_image`) or PSF (see
+        An invalid image (see :func:`.checks.as_image`) or PSF (see
         :func:`.psf.validate_psf`), or a PSF too large for ``edgetaper``.
     """
     image = as_image(pixels)

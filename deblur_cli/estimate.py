@@ -11,7 +11,7 @@
 
 import numpy as np
 
-from .arrays import as_image
+from .checks import as_image, check_int
 from .deconv import laplacian_power
 from .choices import BLUR_KINDS
 from .errors import ParameterError
@@ -82,7 +82,7 @@ def noise_sigma(pixels, *, per_channel=False):
     ------
     InputError
         The image is smaller than 3x3, not 2-D/3-D, or holds NaN or infinite
-        values (see :func:`.arrays.as_image`).
+        values (see :func:`.checks.as_image`).
 
     References
     ----------
@@ -290,8 +290,7 @@ def gcv_nsr(spectrum_power, otf_power, reg_power=1.0, *, full_width=None):
     if otf_full.ndim != 2:
         raise ParameterError(f"OTF power must be a 2-D rfft2 grid, got shape {otf_full.shape}")
     grid = otf_full.shape
-    if full_width is None:
-        full_width = 2 * (grid[1] - 1)
+    full_width = 2 * (grid[1] - 1) if full_width is None else check_int(full_width, "full_width", 1)
     if full_width // 2 + 1 != grid[1]:
         raise ParameterError(
             f"a canvas {full_width} wide has {full_width // 2 + 1} rfft2 columns, not {grid[1]}"

@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from .checks import check_real
 from .choices import QUALITY_CHANNELS
 from .errors import InputError, ParameterError
 from .opencv import MAX_CHANNELS
@@ -78,9 +79,9 @@ def _check_options(channel, crop_border, data_range, tolerance=0.0):
         raise ParameterError(f"channel must be {' or '.join(map(repr, QUALITY_CHANNELS))}, got {channel!r}")
     if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)) or crop_border < 0:
         raise ParameterError(f"crop_border must be an integer >= 0, got {crop_border!r}")
-    if data_range is not None and not (0 < float(data_range) < math.inf):
+    if data_range is not None and not 0 < check_real(data_range, "data_range", "a finite number > 0") < math.inf:
         raise ParameterError(f"data_range must be a finite number > 0, got {data_range!r}")
-    if not 0 <= float(tolerance) < math.inf:
+    if not 0 <= check_real(tolerance, "tolerance", "a finite number >= 0") < math.inf:
         raise ParameterError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
 
 
@@ -536,7 +537,7 @@ def abs_diff_map(reference, image, *, data_range=None, gain=1.0):
         ``data_range`` or ``gain`` is out of its domain.
     """
     _check_options("all", 0, data_range)
-    if not 0 < float(gain) < math.inf:
+    if not 0 < check_real(gain, "gain", "a finite number > 0") < math.inf:
         raise ParameterError(f"gain must be a finite number > 0, got {gain!r}")
     scale = _nominal_range(reference.source_dtype)
     a, b = _values(reference, scale), _values(image, scale)

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from .arrays import check_values
+from .checks import check_real, check_values
 from .choices import PSF_CENTERS
 from .errors import InputError, ParameterError
 
@@ -36,9 +36,12 @@ MAX_PSF_SIDE = 4097
 :func:`gaussian` build: far beyond any real blur, and small enough to build at once."""
 
 
-def _check_finite(name, value):
-    if not math.isfinite(value):
+def _finite(name, value):
+    """``value`` as a float, if it is a finite real number; else a ParameterError."""
+    number = check_real(value, name, "a finite number")
+    if not math.isfinite(number):
         raise ParameterError(f"{name} must be a finite number, got {value}")
+    return number
 
 
 def _check_side(name, value, side):
@@ -72,11 +75,11 @@ def motion(length, angle):
     Raises
     ------
     ParameterError
-        ``length`` < 1 or not finite, ``angle`` not finite, or a kernel wider than
+        ``length`` not a finite number >= 1, ``angle`` not a finite number, or a kernel wider than
         :data:`MAX_PSF_SIDE`.
     """
-    _check_finite("motion length", length)
-    _check_finite("motion angle", angle)
+    length = _finite("motion length", length)
+    angle = _finite("motion angle", angle)
     if length < 1:
         raise ParameterError(f"motion length must be >= 1 pixel, got {length:g}")
     half = (length - 1) / 2
@@ -145,9 +148,9 @@ def defocus(radius):
     Raises
     ------
     ParameterError
-        ``radius`` <= 0 or not finite, or a kernel wider than :data:`MAX_PSF_SIDE`.
+        ``radius`` not a finite number > 0, or a kernel wider than :data:`MAX_PSF_SIDE`.
     """
-    _check_finite("defocus radius", radius)
+    radius = _finite("defocus radius", radius)
     if radius <= 0:
         raise ParameterError(f"defocus radius must be > 0 pixels, got {radius:g}")
     half = max(math.ceil(radius - 0.5), 0)
@@ -178,9 +181,9 @@ def gaussian(sigma):
     Raises
     ------
     ParameterError
-        ``sigma`` <= 0 or not finite, or a kernel wider than :data:`MAX_PSF_SIDE`.
+        ``sigma`` not a finite number > 0, or a kernel wider than :data:`MAX_PSF_SIDE`.
     """
-    _check_finite("gaussian sigma", sigma)
+    sigma = _finite("gaussian sigma", sigma)
     if sigma <= 0:
         raise ParameterError(f"gaussian sigma must be > 0 pixels, got {sigma:g}")
     half = max(math.ceil(4 * sigma), 1)

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .arrays import as_image
+from .checks import as_image, check_int
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .opencv import MAX_CHANNELS, in_channel_groups
@@ -57,20 +57,12 @@ _STRIP_BYTES = 1 << 20  # one strip buffer per phase, sized to stay in cache
 _PARALLEL_MIN_VALUES = 1 << 20  # below this many output values, one thread
 
 
-def _int_param(value, name, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
 def _pair(value, name, minimum):
     """An int or an (int, int) pair as a (rows, columns) tuple, each >= ``minimum``."""
     values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(values) != 2:
         raise ParameterError(f"{name} must be an integer or a pair of integers, got {value!r}")
-    return tuple(_int_param(v, name, minimum) for v in values)
+    return tuple(check_int(v, name, minimum) for v in values)
 
 
 def _check_kernel(kernel, error=ParameterError, path=None):
@@ -119,7 +111,7 @@ def bilinear_kernel(factor):
     .. [1] J. Long, E. Shelhamer, T. Darrell, "Fully convolutional networks for
        semantic segmentation", CVPR 2015 (``surgery.upsample_filt``).
     """
-    f = _int_param(factor, "factor", 1)
+    f = check_int(factor, "factor", 1)
     size = 2 * f - f % 2
     centre = f - 1 if size % 2 else f - 0.5
     weights = 1.0 - np.abs(np.arange(size) - centre) / f
@@ -145,7 +137,7 @@ def nearest_kernel(factor):
     ParameterError
         ``factor`` is not an integer >= 1.
     """
-    f = _int_param(factor, "factor", 1)
+    f = check_int(factor, "factor", 1)
     return np.ones((f, f), np.float32)
 
 
@@ -549,7 +541,7 @@ def conv_transpose2d(
     ParameterError
         Kernel not 2-D or not finite, or a parameter out of PyTorch's domain.
     InputError
-        An invalid image (see :func:`.arrays.as_image`: not (H, W) / (H, W, C), no
+        An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
         pixels, NaN or infinite values).
 
     Examples
@@ -632,7 +624,7 @@ def resize_bilinear(pixels, size, *, align_corners=False):
     ParameterError
         A size that is not a pair of integers >= 1.
     InputError
-        An invalid image (see :func:`.arrays.as_image`: not (H, W) / (H, W, C), no
+        An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
         pixels, NaN or infinite values).
     """
     import cv2
@@ -680,12 +672,12 @@ def downsample(pixels, factor, method="area"):
     ParameterError
         Factor < 1 or larger than the image, unknown method.
     InputError
-        An invalid image (see :func:`.arrays.as_image`: not (H, W) / (H, W, C), no
+        An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
         pixels, NaN or infinite values).
     """
     import cv2
 
-    f = _int_param(factor, "factor", 1)
+    f = check_int(factor, "factor", 1)
     if method not in DOWNSAMPLE_METHODS:
         raise ParameterError(f"unknown downsampling method {method!r}; use one of {', '.join(DOWNSAMPLE_METHODS)}")
     array = as_image(pixels)

@@ -1,10 +1,35 @@
-"""The check every numeric entry point makes of the image it is given."""
+"""The checks the numeric entry points make of what they are given: images and scalars."""
+
+import numbers
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, ParameterError
 
-__all__ = ["as_image", "check_values"]
+__all__ = ["as_image", "check_values", "check_int", "check_real"]
+
+
+def check_int(value, name, minimum):
+    """``value`` as an int, if it is an integer (not a bool) >= ``minimum``; else a ParameterError.
+
+    NumPy integer scalars count as integers; floats, even integral ones, and strings do not.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value, name, rule="a number"):
+    """``value`` as a float, if it is a real number (not a bool nor a string); else a ParameterError.
+
+    ``rule`` completes the message, "{name} must be {rule}, got {value!r}"; the caller
+    checks the range (NaN and infinities pass here).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name} must be {rule}, got {value!r}")
+    return float(value)
 
 
 def _plural(count, noun):

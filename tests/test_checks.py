@@ -1,16 +1,18 @@
-"""Every numeric entry point refuses a malformed or non-finite image with one InputError."""
+"""The numeric entry points refuse a malformed or non-finite image (InputError) and wrongly typed scalars."""
 
 import re
 
 import numpy as np
 import pytest
 
-from deblur_cli.arrays import as_image
+from deblur_cli.checks import as_image
 from deblur_cli.blur import blur
 from deblur_cli.boundary import edgetaper, extend
 from deblur_cli.deconv import wiener
-from deblur_cli.errors import InputError
-from deblur_cli.estimate import estimate_blur, noise_sigma
+from deblur_cli.errors import InputError, ParameterError
+from deblur_cli.estimate import estimate_blur, gcv_nsr, noise_sigma
+from deblur_cli.metrics import count_differing, psnr
+from deblur_cli.psf import defocus, gaussian, motion
 from deblur_cli.resample import conv_transpose2d, downsample, resize_bilinear
 
 _PSF = np.full((3, 3), 1 / 9)
@@ -85,3 +87,39 @@ def test_valid_images_pass_unchanged_in_the_asked_dtype():
     assert as_image(pixels, dtype=None) is pixels
     with pytest.raises(InputError, match=re.escape("at least 3x3 pixel (H, W) or (H, W, C) array, got shape (2, 9)")):
         as_image(np.zeros((2, 9)), min_side=3)
+
+
+_IMAGE = np.full((8, 8), 0.5, np.float32)
+
+
+@pytest.mark.parametrize(
+    ("call", "found"),
+    [
+        (lambda: blur(_IMAGE, _PSF, noise_sigma="0.1"), "noise sigma must be a number from 0 to 1e6 (a fraction "),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=None), "of full range), got None"),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=float("nan")), "got nan"),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=0.1, seed=-1), "seed must be an integer >= 0, got -1"),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=0.1, seed=1.5), "seed must be an integer >= 0, got 1.5"),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=0.1, seed=True), "seed must be an integer >= 0, got True"),
+        (lambda: motion("5", 0), "motion length must be a finite number, got '5'"),
+        (lambda: motion(5, None), "motion angle must be a finite number, got None"),
+        (lambda: defocus("3"), "defocus radius must be a finite number, got '3'"),
+        (lambda: gaussian(True), "gaussian sigma must be a finite number, got True"),
+        (lambda: wiener(_IMAGE, _PSF, True), "NSR must be a number > 0 or 'auto', got True"),
+        (lambda: wiener(_IMAGE, _PSF, None), "NSR must be a number > 0 or 'auto', got None"),
+        (lambda: wiener(_IMAGE, _PSF, [0.01]), "NSR must be a number > 0 or 'auto', got [0.01]"),
+        (lambda: gcv_nsr(np.ones((4, 3)), np.ones((4, 3)), full_width="4"), "full_width must be an integer >= 1"),
+        (lambda: psnr(_IMAGE, _IMAGE, data_range="1"), "data_range must be a finite number > 0, got '1'"),
+        (lambda: psnr(_IMAGE, _IMAGE, data_range=True), "data_range must be a finite number > 0, got True"),
+        (lambda: count_differing(_IMAGE, _IMAGE, tolerance="0"), "tolerance must be a finite number >= 0, got '0'"),
+    ],
+)
+def test_wrongly_typed_scalars_are_parameter_errors(call, found):
+    with pytest.raises(ParameterError, match=re.escape(found)):
+        call()
+
+
+def test_numpy_scalars_are_numbers():
+    assert np.array_equal(motion(np.float32(5), np.int64(0)), motion(5, 0))
+    noisy = blur(_IMAGE, _PSF, noise_sigma=np.float64(0.1), seed=np.uint8(3))
+    assert np.array_equal(noisy, blur(_IMAGE, _PSF, noise_sigma=0.1, seed=3))
