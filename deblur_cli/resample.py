@@ -542,7 +542,7 @@ def conv_transpose2d(
         Kernel not 2-D or not finite, or a parameter out of PyTorch's domain.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
-        pixels, NaN or infinite values).
+        pixels, NaN or infinite values), or a result beyond float32's range.
 
     Examples
     --------
@@ -554,8 +554,38 @@ def conv_transpose2d(
     stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = conv_transpose2d_size(x.shape[:2], kernel.shape, stride, padding, output_padding, dilation)
     kernel = _dilate(kernel, dilation)
-    out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
+    bound = _output_bound(x, kernel, normalize_border)
+    if bound <= _FLOAT32_MAX / 2:  # a margin for the rounding of float32 sums
+        out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
+        if not (np.isfinite(out.min()) and np.isfinite(out.max())):  # min and max propagate NaN
+            raise InputError(
+                f"the transposed convolution leaves float32's range (magnitude up to {_FLOAT32_MAX:.3g}): "
+                f"input values reach {_peak(x):.3g} and the kernel's weights sum, in magnitude, to "
+                f"{float(np.abs(kernel).sum(dtype=np.float64)):.3g}; scale the image or the kernel down"
+            )
     return out.reshape(size + np.shape(pixels)[2:])
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _peak(x):
+    return max(-float(x.min()), float(x.max()))
+
+
+def _output_bound(x, kernel, normalize_border):
+    """An upper bound of the output's magnitude (inf when there is none to give cheaply).
+
+    Each output value is a sum of inputs times kernel weights. Normalised at the border,
+    a kernel of non-negative weights averages its inputs; with negative weights the
+    normalising sums may be near 0 and the result unbounded.
+    """
+    if not normalize_border:
+        return _peak(x) * float(np.abs(kernel).sum(dtype=np.float64))
+    return _peak(x) if kernel.min() >= 0 else math.inf
 
 
 def scaled_size(shape, scale):

@@ -280,6 +280,27 @@ def test_bad_kernels_are_refused(kernel, fragment):
         conv_transpose2d(np.ones((3, 3)), kernel)
 
 
+def test_a_result_beyond_float32_is_refused_not_returned_as_inf():
+    x = np.full((5, 6), 3e38, np.float32)
+    with pytest.raises(InputError, match=r"leaves float32's range .* input values reach 3e\+38 .* sum, in magnitude, to 9;"):
+        conv_transpose2d(x, np.ones((3, 3)), stride=2)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "normalize_border"),
+    [(np.ones((2, 2)), 2, False), (bilinear_kernel(2), 2, True), (np.array([[-1.0, 1.0]]), 1, False)],
+)
+def test_results_near_float32_max_are_exact(kernel, stride, normalize_border):
+    # Each output is at most 3e38 in magnitude although the input peak times the kernel's sum is beyond.
+    x = np.random.default_rng(0).uniform(-3e38, 3e38, (5, 6)).astype(np.float32)
+    if kernel.min() < 0:
+        x = np.abs(x)
+    out = conv_transpose2d(x, kernel, stride=stride, normalize_border=normalize_border)
+    assert np.all(np.isfinite(out)) and np.abs(out).max() > 1e38
+    if not normalize_border:
+        np.testing.assert_allclose(out, scatter_loop(x.astype(np.float64), kernel, stride, 0), rtol=1e-5)
+
+
 def test_bad_images_are_refused():
     with pytest.raises(InputError, match="non-empty"):
         conv_transpose2d(np.ones((0, 3)), np.ones((2, 2)))
