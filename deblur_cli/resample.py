@@ -34,6 +34,7 @@ import numpy as np
 from .checks import as_image, check_int
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
+from .formats import DEFAULT_MAX_PIXELS
 from .opencv import MAX_CHANNELS, in_channel_groups
 from .psf import read_kernel_file
 
@@ -58,7 +59,9 @@ _PARALLEL_MIN_VALUES = 1 << 20  # below this many output values, one thread
 
 
 def _pair(value, name, minimum):
-    """An int or an (int, int) pair as a (rows, columns) tuple, each >= ``minimum``."""
+    """An int or an (int, int) pair (tuple, list or array) as a (rows, columns) tuple, each >= ``minimum``."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # numpy integers become ints; a 0-d array, one number
     values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(values) != 2:
         raise ParameterError(f"{name} must be an integer or a pair of integers, got {value!r}")
@@ -499,7 +502,8 @@ def _polyphase(x, kernel, stride, padding, out_size, normalize):
 
 
 def conv_transpose2d(
-    pixels, kernel, stride=1, padding=0, output_padding=0, dilation=1, *, normalize_border=False
+    pixels, kernel, stride=1, padding=0, output_padding=0, dilation=1, *, normalize_border=False,
+    max_pixels=DEFAULT_MAX_PIXELS,
 ):
     """Transposed convolution with PyTorch's semantics, one kernel for every channel.
 
@@ -530,6 +534,9 @@ def conv_transpose2d(
         is 0), so that a flat image stays flat up to the borders and uneven
         overlap is evened out. With :func:`bilinear_kernel` this is bilinear
         interpolation with the edge sample repeated. Not part of PyTorch.
+    max_pixels : int or None, optional
+        Largest output, in pixels, computed (see :func:`check_pixel_limit`); None
+        for no limit.
 
     Returns
     -------
@@ -539,7 +546,8 @@ def conv_transpose2d(
     Raises
     ------
     ParameterError
-        Kernel not 2-D or not finite, or a parameter out of PyTorch's domain.
+        Kernel not 2-D or not finite, a parameter out of PyTorch's domain, or an
+        output of more than ``max_pixels`` pixels.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
         pixels, NaN or infinite values), or a result beyond float32's range.
@@ -553,6 +561,7 @@ def conv_transpose2d(
     kernel = _check_kernel(kernel)
     stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = conv_transpose2d_size(x.shape[:2], kernel.shape, stride, padding, output_padding, dilation)
+    check_pixel_limit(size, max_pixels)
     kernel = _dilate(kernel, dilation)
     bound = _output_bound(x, kernel, normalize_border)
     if bound <= _FLOAT32_MAX / 2:  # a margin for the rounding of float32 sums
@@ -629,7 +638,7 @@ def _interpolate_axis(x, n_out, axis):
     return first + (np.take(x, upper, axis=axis) - first) * fraction
 
 
-def resize_bilinear(pixels, size, *, align_corners=False):
+def resize_bilinear(pixels, size, *, align_corners=False, max_pixels=DEFAULT_MAX_PIXELS):
     """Bilinear interpolation to a given size.
 
     Parameters
@@ -644,6 +653,9 @@ def resize_bilinear(pixels, size, *, align_corners=False):
         and PyTorch ``interpolate(size=size, mode="bilinear")``. True: the corner
         pixels coincide (PyTorch ``align_corners=True``). Neither averages when
         shrinking.
+    max_pixels : int or None, optional
+        Largest output, in pixels, computed (see :func:`check_pixel_limit`); None
+        for no limit.
 
     Returns
     -------
@@ -652,7 +664,8 @@ def resize_bilinear(pixels, size, *, align_corners=False):
     Raises
     ------
     ParameterError
-        A size that is not a pair of integers >= 1.
+        A size that is not a pair of integers >= 1 (ints or NumPy integers, as a
+        tuple, list or array), or of more than ``max_pixels`` pixels.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
         pixels, NaN or infinite values).
@@ -661,6 +674,7 @@ def resize_bilinear(pixels, size, *, align_corners=False):
 
     array = as_image(pixels)
     height, width = _pair(size, "size", 1)
+    check_pixel_limit((height, width), max_pixels)
     if align_corners:
         return _interpolate_axis(_interpolate_axis(array, height, 0), width, 1)
     out = in_channel_groups(_cv_resize, array, (width, height), cv2.INTER_LINEAR)
@@ -720,7 +734,7 @@ def downsample(pixels, factor, method="area"):
     if method == "max":
         return blocks.reshape((height, f, width, f) + array.shape[2:]).max(axis=(1, 3))
     if method == "bilinear":
-        return resize_bilinear(blocks, (height, width))
+        return resize_bilinear(blocks, (height, width), max_pixels=None)  # smaller than the input
     out = in_channel_groups(_cv_resize, blocks, (width, height), cv2.INTER_AREA)
     return out.reshape((height, width) + array.shape[2:])
 

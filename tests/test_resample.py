@@ -390,6 +390,29 @@ def test_downsample_refuses_bad_input():
         downsample(np.ones((8, 8)), 2, "median")
 
 
+@pytest.mark.parametrize(
+    "call",
+    [lambda image: resize_bilinear(image, scaled_size(image.shape, 1e6)),
+     lambda image: resize_bilinear(image, (100, 101), max_pixels=10_000, align_corners=True),
+     lambda image: conv_transpose2d(image, np.ones((2, 2)), stride=10**6)],
+)
+def test_outputs_beyond_the_pixel_limit_are_refused_before_any_work(call):
+    with pytest.raises(ParameterError, match="pixels would exceed the limit of"):
+        call(np.ones((10, 10), np.float32))
+
+
+@pytest.mark.parametrize("size", [np.array([4, 5]), (np.int64(4), np.int32(5)), [np.uint8(4), 5]])
+def test_sizes_may_be_numpy_integers(size):
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(resize_bilinear(image, size), resize_bilinear(image, (4, 5)))
+
+
+@pytest.mark.parametrize("size", [np.array([4.0, 5.0]), np.array([[4, 5]]), (4.0, 5)])
+def test_sizes_that_are_not_integers_are_refused(size):
+    with pytest.raises(ParameterError, match="size must be an integer"):
+        resize_bilinear(np.ones((3, 4)), size)
+
+
 def test_check_pixel_limit():
     check_pixel_limit((100, 100), 10_000)
     check_pixel_limit((10**6, 10**6), None)
