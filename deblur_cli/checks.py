@@ -37,8 +37,7 @@ def _plural(count, noun):
 
 
 def _check_shape(array, what, min_side):
-    ok_ndim = array.ndim in (2, 3)
-    if not ok_ndim or min(array.shape) < 1 or min(array.shape[:2]) < min_side:
+    if array.ndim not in (2, 3) or min(array.shape) < 1 or min(array.shape[:2]) < min_side:
         size = "non-empty" if min_side <= 1 else f"at least {min_side}x{min_side} pixel"
         raise InputError(f"{what} must be a {size} (H, W) or (H, W, C) array, got shape {array.shape}")
 
@@ -66,7 +65,7 @@ def check_values(array, what, dtype=None, *, source=None):
         raise InputError(f"{what} must hold real numbers, got {array.dtype}", source)
     if array.dtype.kind != "f":
         return  # integers are finite and fit float32
-    target = np.dtype(dtype or array.dtype)
+    target = np.dtype(array.dtype if dtype is None else dtype)
     largest = np.finfo(target).max
     # min and max propagate NaN: two fast passes, and counting only when something is wrong.
     if -largest <= array.min() and array.max() <= largest:

@@ -75,8 +75,8 @@ def motion(length, angle):
     Raises
     ------
     ParameterError
-        ``length`` not a finite number >= 1, ``angle`` not a finite number, or a kernel wider than
-        :data:`MAX_PSF_SIDE`.
+        ``length`` not a finite number >= 1, ``angle`` not a finite number, or a
+        kernel wider than :data:`MAX_PSF_SIDE`.
     """
     length = _finite("motion length", length)
     angle = _finite("motion angle", angle)
@@ -209,11 +209,8 @@ def _kernel_values(psf, source=None):
         raise InputError("a PSF must be a 2-D array of numbers; its rows differ in length or type", source) from None
     if array.ndim != 2 or array.size == 0:
         raise InputError(f"a PSF must be a non-empty 2-D array, got shape {array.shape}", source)
-    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise InputError(f"a PSF must hold real numbers, got {array.dtype}", source)
-    array = array.astype(np.float64)
     check_values(array, "the PSF", source=source)
-    return array
+    return array.astype(np.float64)
 
 
 def validate_psf(psf, image_shape=None, *, source=None):
