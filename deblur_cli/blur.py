@@ -7,6 +7,7 @@ the PSF, and the centre, of the original size, is kept.
 
 import numpy as np
 
+from .checks import as_image, check_int, check_real
 from .errors import ParameterError
 from .opencv import in_channel_groups
 from .psf import validate_psf
@@ -33,9 +34,16 @@ def check_noise_sigma(sigma, name="noise sigma"):
     ParameterError
         Not a number from 0 to 1e6.
     """
-    if not (np.isfinite(sigma) and 0 <= sigma <= 1e6):
-        raise ParameterError(f"{name} must be a number from 0 to 1e6 (a fraction of full range), got {sigma}")
-    return float(sigma)
+    rule = "a number from 0 to 1e6 (a fraction of full range)"
+    value = check_real(sigma, name, rule)
+    if not 0 <= value <= 1e6:  # NaN fails too
+        raise ParameterError(f"{name} must be {rule}, got {sigma}")
+    return value
+
+
+def _check_seed(seed):
+    """A seed for :func:`numpy.random.default_rng`: None, or an integer >= 0."""
+    return None if seed is None else check_int(seed, "seed", 0)
 
 
 def _correlate(array, kernel, anchor):
@@ -69,9 +77,11 @@ def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     Raises
     ------
     ParameterError
-        ``noise_sigma`` not in [0, 1e6].
+        ``noise_sigma`` not a number in [0, 1e6], or ``seed`` not None nor an
+        integer >= 0.
     InputError
-        Invalid PSF, or a PSF larger than the image.
+        Invalid image (see :func:`.checks.as_image`) or PSF, or a PSF larger than
+        the image.
 
     Notes
     -----
@@ -79,8 +89,9 @@ def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     channel, computed with OpenCV's ``filter2D`` (which correlates, hence the flipped
     kernel, and switches to a DFT for large kernels).
     """
-    check_noise_sigma(noise_sigma)
-    image = np.asarray(pixels, dtype=np.float32)
+    noise_sigma = check_noise_sigma(noise_sigma)
+    seed = _check_seed(seed)
+    image = as_image(pixels)
     kernel = validate_psf(psf, image.shape[:2])
     flipped = np.ascontiguousarray(kernel[::-1, ::-1])
     anchor = (flipped.shape[1] // 2, flipped.shape[0] // 2)

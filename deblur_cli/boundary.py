@@ -25,10 +25,12 @@ remedies, by name:
 
 import numpy as np
 
+from .checks import as_image
 from .choices import BOUNDARY_MODES as MODES
 from .errors import InputError, ParameterError
+from .psf import validate_psf
 
-__all__ = ["extend", "edgetaper", "MODES"]
+__all__ = ["extend", "extend_checked", "edgetaper", "MODES"]
 
 
 def _fast_length(n):
@@ -161,14 +163,19 @@ def edgetaper(pixels, psf):
     Raises
     ------
     InputError
-        The PSF is not smaller than half the image.
+        An invalid image (see :func:`.checks.as_image`) or PSF (see
+        :func:`.psf.validate_psf`), or a PSF not smaller than half the image.
     """
+    image = as_image(pixels)
+    return _edgetaper(image, validate_psf(psf, image.shape))
+
+
+def _edgetaper(image, psf):
     import scipy.fft
 
     from .psf import psf2otf
     from .threads import fft_workers
 
-    image = np.asarray(pixels, dtype=np.float32)
     psf = np.asarray(psf, dtype=np.float64)
     height, width = image.shape[:2]
     for size, length in zip(psf.shape, (height, width)):
@@ -231,17 +238,25 @@ def extend(pixels, psf_shape, mode, *, psf=None):
     ParameterError
         Unknown mode, or ``edgetaper`` without ``psf``.
     InputError
-        The PSF is too large for ``edgetaper``.
+        An invalid image (see :func:`.checks.as_image`) or PSF (see
+        :func:`.psf.validate_psf`), or a PSF too large for ``edgetaper``.
     """
-    image = np.asarray(pixels, dtype=np.float32)
+    image = as_image(pixels)
+    if psf is not None:
+        psf = validate_psf(psf, image.shape)
+    return extend_checked(image, psf_shape, mode, psf)
+
+
+def extend_checked(image, psf_shape, mode, psf):
+    """:func:`extend` of an image already checked, a float32 array, and a valid PSF or None."""
     height, width = image.shape[:2]
     whole = (np.s_[0:height], np.s_[0:width])
     if mode == "periodic":
         return image, whole
     if mode == "reflect":
-        return _reflect_canvas(image, tuple(psf_shape), None if psf is None else np.asarray(psf, np.float32))
+        return _reflect_canvas(image, tuple(psf_shape), psf)
     if mode == "edgetaper":
         if psf is None:
             raise ParameterError("boundary 'edgetaper' needs the PSF itself")
-        return edgetaper(image, psf), whole
+        return _edgetaper(image, psf), whole
     raise ParameterError(f"unknown boundary mode {mode!r}; use one of {', '.join(MODES)}")

@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 
+from .checks import as_image, check_real
 from .errors import ParameterError
 from .choices import REGULARISERS
 from .psf import psf2otf, validate_psf
@@ -44,16 +45,13 @@ def check_nsr(nsr, name="NSR"):
     Raises
     ------
     ParameterError
-        Not ``"auto"`` nor a number in (0, :data:`MAX_NSR`].
+        Not ``"auto"`` nor a number in (0, :data:`MAX_NSR`] (a bool is not a number).
     """
     if isinstance(nsr, str):
         if nsr == "auto":
             return nsr
         raise ParameterError(f"{name} must be a number > 0 or 'auto', got {nsr!r}")
-    try:
-        value = float(nsr)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be a number > 0 or 'auto', got {nsr!r}") from None
+    value = check_real(nsr, name, "a number > 0 or 'auto'")
     if not (np.isfinite(value) and value > 0):
         raise ParameterError(f"{name} must be a finite number > 0 (e.g. 0.01), got {nsr}")
     if value > MAX_NSR:
@@ -208,7 +206,8 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     ParameterError
         NSR <= 0, unknown regulariser or boundary.
     InputError
-        Invalid PSF (NaN, zero sum, larger than the image).
+        Invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), NaN or
+        infinite values) or PSF (NaN, zero sum, larger than the image).
 
     References
     ----------
@@ -217,14 +216,14 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     """
     import scipy.fft
 
-    from .boundary import extend
+    from .boundary import extend_checked
     from .threads import fft_workers
 
     nsr = check_nsr(nsr)
     _check_reg(reg)
-    image = np.asarray(pixels, dtype=np.float32)
+    image = as_image(pixels)
     kernel = validate_psf(psf, image.shape[:2])
-    canvas, crop = extend(image, kernel.shape, boundary, psf=kernel)
+    canvas, crop = extend_checked(image, kernel.shape, boundary, kernel)
     shape = canvas.shape[:2]
     axes = (0, 1)
     workers = fft_workers()

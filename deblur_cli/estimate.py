@@ -11,9 +11,10 @@
 
 import numpy as np
 
+from .checks import as_image, check_int
 from .deconv import laplacian_power
 from .choices import BLUR_KINDS
-from .errors import InputError, ParameterError
+from .errors import ParameterError
 
 __all__ = ["noise_sigma", "gcv_nsr", "estimate_blur", "estimate_psf", "BLUR_KINDS"]
 
@@ -79,20 +80,16 @@ def noise_sigma(pixels, *, per_channel=False):
 
     Raises
     ------
-    ParameterError
-        The image is smaller than 3x3 or not 2-D/3-D.
+    InputError
+        The image is smaller than 3x3, not 2-D/3-D, or holds NaN or infinite
+        values (see :func:`.checks.as_image`).
 
     References
     ----------
     .. [1] J. Immerkaer, "Fast noise variance estimation", Computer Vision and
        Image Understanding 64(2), 300-302, 1996.
     """
-    array = np.asarray(pixels)
-    if array.ndim not in (2, 3) or array.shape[0] < 3 or array.shape[1] < 3:
-        raise ParameterError(
-            f"noise estimation needs an image of shape (H, W) or (H, W, C) with H, W >= 3, "
-            f"got shape {array.shape}"
-        )
+    array = as_image(pixels, dtype=None, min_side=3)
     if array.ndim == 2:
         return _plane_sigma(array)
     sigmas = np.array([_plane_sigma(array[..., c]) for c in range(array.shape[2])])
@@ -293,8 +290,7 @@ def gcv_nsr(spectrum_power, otf_power, reg_power=1.0, *, full_width=None):
     if otf_full.ndim != 2:
         raise ParameterError(f"OTF power must be a 2-D rfft2 grid, got shape {otf_full.shape}")
     grid = otf_full.shape
-    if full_width is None:
-        full_width = 2 * (grid[1] - 1)
+    full_width = 2 * (grid[1] - 1) if full_width is None else check_int(full_width, "full_width", 1)
     if full_width // 2 + 1 != grid[1]:
         raise ParameterError(
             f"a canvas {full_width} wide has {full_width // 2 + 1} rfft2 columns, not {grid[1]}"
@@ -392,14 +388,7 @@ def estimate_blur(pixels, kind=None):
 
     if kind is not None and kind not in BLUR_KINDS:
         raise ParameterError(f"unknown blur kind {kind!r}; use one of {', '.join(BLUR_KINDS)}")
-    array = np.asarray(pixels, dtype=np.float32)
-    if array.ndim not in (2, 3) or min(array.shape[:2]) < _MIN_SIDE:
-        raise InputError(
-            f"blur estimation needs an image of at least {_MIN_SIDE}x{_MIN_SIDE} pixels, "
-            f"got shape {array.shape}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise InputError("the image holds NaN or infinite values; blur estimation needs finite pixels")
+    array = as_image(pixels, min_side=_MIN_SIDE)
     result = estimate_blind.estimate(array, kind)
     channels = 1 if array.ndim == 2 else array.shape[2]
     if channels > 1:  # the spectrum's noise is that of the grey mean; report the image's own

@@ -30,8 +30,10 @@ import math
 
 import numpy as np
 
+from .checks import check_real
 from .choices import QUALITY_CHANNELS
 from .errors import InputError, ParameterError
+from .images import Image
 from .opencv import MAX_CHANNELS
 
 __all__ = [
@@ -78,9 +80,9 @@ def _check_options(channel, crop_border, data_range, tolerance=0.0):
         raise ParameterError(f"channel must be {' or '.join(map(repr, QUALITY_CHANNELS))}, got {channel!r}")
     if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)) or crop_border < 0:
         raise ParameterError(f"crop_border must be an integer >= 0, got {crop_border!r}")
-    if data_range is not None and not (0 < float(data_range) < math.inf):
+    if data_range is not None and not 0 < check_real(data_range, "data_range", "a finite number > 0") < math.inf:
         raise ParameterError(f"data_range must be a finite number > 0, got {data_range!r}")
-    if not 0 <= float(tolerance) < math.inf:
+    if not 0 <= check_real(tolerance, "tolerance", "a finite number >= 0") < math.inf:
         raise ParameterError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
 
 
@@ -490,13 +492,21 @@ def count_differing(reference, image, tolerance=0.0, *, channel="all", crop_bord
     return _statistics(a, b, data_range, similarity=False, tolerance=tolerance)["differing_pixels"]
 
 
+def _stored_scale(reference):
+    """The stored scale of the reference: by its source dtype for an Image, its dtype for an array."""
+    return _nominal_range(reference.source_dtype if isinstance(reference, Image) else np.asarray(reference).dtype)
+
+
 def _values(image, scale):
-    """An Image's colour samples as stored, float32 on the [0, ``scale``] scale.
+    """An Image's colour samples as stored, float32 on the [0, ``scale``] scale; an array as it is.
 
     Integer-sourced images are clipped and rounded to their bit depth as writing them
     does (so a processed result is measured as its file will hold it); float images
-    are taken as they are.
+    are taken as they are. An array (or array_like) holds its samples as stored, as
+    :func:`psnr` takes them.
     """
+    if not isinstance(image, Image):
+        return np.asarray(image)
     pixels = image.pixels
     if image.source_dtype.kind == "u":
         top = np.float32(np.iinfo(image.source_dtype).max)
@@ -514,8 +524,8 @@ def abs_diff_map(reference, image, *, data_range=None, gain=1.0):
 
     Parameters
     ----------
-    reference, image : Image
-        Images of the same size and channel count.
+    reference, image : Image or ndarray
+        Images of the same size and channel count; arrays as in :func:`quality`.
     data_range : float, optional
         ``R`` in the units of the reference's stored values; by default from its dtype.
     gain : float, optional
@@ -536,9 +546,9 @@ def abs_diff_map(reference, image, *, data_range=None, gain=1.0):
         ``data_range`` or ``gain`` is out of its domain.
     """
     _check_options("all", 0, data_range)
-    if not 0 < float(gain) < math.inf:
+    if not 0 < check_real(gain, "gain", "a finite number > 0") < math.inf:
         raise ParameterError(f"gain must be a finite number > 0, got {gain!r}")
-    scale = _nominal_range(reference.source_dtype)
+    scale = _stored_scale(reference)
     a, b = _values(reference, scale), _values(image, scale)
     _check_same_shape(a, b)
     _extent(a, "reference")
@@ -554,7 +564,7 @@ def abs_diff_map(reference, image, *, data_range=None, gain=1.0):
 
 
 def quality(reference, image, *, channel="all", crop_border=0, data_range=None, tolerance=0.0):
-    """Every metric of an Image against a reference Image, ready for a report.
+    """Every metric of an image against a reference, ready for a report.
 
     Both images are measured on the reference's stored scale (0..255 for 8-bit, 0..65535
     for 16-bit, as is for float): integer-sourced images by their stored integer values
@@ -563,8 +573,10 @@ def quality(reference, image, *, channel="all", crop_border=0, data_range=None, 
 
     Parameters
     ----------
-    reference, image : Image
-        The expected image and the one under test; same size and channel count.
+    reference, image : Image or ndarray
+        The expected image and the one under test; same size and channel count. An
+        array is measured as its stored samples, on the scale of its dtype (255 for
+        uint8, 65535 for uint16, 1.0 for float), as :func:`psnr` does.
     channel : {"all", "y"}, optional
         See :func:`psnr`.
     crop_border : int, optional
@@ -591,7 +603,7 @@ def quality(reference, image, *, channel="all", crop_border=0, data_range=None, 
     ParameterError
         An option is out of its domain.
     """
-    scale = _nominal_range(reference.source_dtype)
+    scale = _stored_scale(reference)
     a, b, data_range = _prepare(
         _values(reference, scale), _values(image, scale), channel, crop_border, data_range, scale, tolerance
     )

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from .checks import check_real, check_values
 from .choices import PSF_CENTERS
 from .errors import InputError, ParameterError
 
@@ -35,9 +36,12 @@ MAX_PSF_SIDE = 4097
 :func:`gaussian` build: far beyond any real blur, and small enough to build at once."""
 
 
-def _check_finite(name, value):
-    if not math.isfinite(value):
+def _finite(name, value):
+    """``value`` as a float, if it is a finite real number; else a ParameterError."""
+    number = check_real(value, name, "a finite number")
+    if not math.isfinite(number):
         raise ParameterError(f"{name} must be a finite number, got {value}")
+    return number
 
 
 def _check_side(name, value, side):
@@ -71,11 +75,11 @@ def motion(length, angle):
     Raises
     ------
     ParameterError
-        ``length`` < 1 or not finite, ``angle`` not finite, or a kernel wider than
-        :data:`MAX_PSF_SIDE`.
+        ``length`` not a finite number >= 1, ``angle`` not a finite number, or a
+        kernel wider than :data:`MAX_PSF_SIDE`.
     """
-    _check_finite("motion length", length)
-    _check_finite("motion angle", angle)
+    length = _finite("motion length", length)
+    angle = _finite("motion angle", angle)
     if length < 1:
         raise ParameterError(f"motion length must be >= 1 pixel, got {length:g}")
     half = (length - 1) / 2
@@ -144,9 +148,9 @@ def defocus(radius):
     Raises
     ------
     ParameterError
-        ``radius`` <= 0 or not finite, or a kernel wider than :data:`MAX_PSF_SIDE`.
+        ``radius`` not a finite number > 0, or a kernel wider than :data:`MAX_PSF_SIDE`.
     """
-    _check_finite("defocus radius", radius)
+    radius = _finite("defocus radius", radius)
     if radius <= 0:
         raise ParameterError(f"defocus radius must be > 0 pixels, got {radius:g}")
     half = max(math.ceil(radius - 0.5), 0)
@@ -177,9 +181,9 @@ def gaussian(sigma):
     Raises
     ------
     ParameterError
-        ``sigma`` <= 0 or not finite, or a kernel wider than :data:`MAX_PSF_SIDE`.
+        ``sigma`` not a finite number > 0, or a kernel wider than :data:`MAX_PSF_SIDE`.
     """
-    _check_finite("gaussian sigma", sigma)
+    sigma = _finite("gaussian sigma", sigma)
     if sigma <= 0:
         raise ParameterError(f"gaussian sigma must be > 0 pixels, got {sigma:g}")
     half = max(math.ceil(4 * sigma), 1)
@@ -195,6 +199,18 @@ def _pad_to_odd(psf):
     """Pad an even dimension with a zero row/column at the end; the centre stays at k // 2."""
     extra = [(0, 1 - size % 2) for size in psf.shape]
     return np.pad(psf, extra) if any(e for _, e in extra) else psf
+
+
+def _kernel_values(psf, source=None):
+    """A PSF's weights as a float64 copy, checked: a non-empty 2-D array of finite real numbers."""
+    try:
+        array = np.asarray(psf)
+    except (TypeError, ValueError):
+        raise InputError("a PSF must be a 2-D array of numbers; its rows differ in length or type", source) from None
+    if array.ndim != 2 or array.size == 0:
+        raise InputError(f"a PSF must be a non-empty 2-D array, got shape {array.shape}", source)
+    check_values(array, "the PSF", source=source)
+    return array.astype(np.float64)
 
 
 def validate_psf(psf, image_shape=None, *, source=None):
@@ -220,18 +236,16 @@ def validate_psf(psf, image_shape=None, *, source=None):
         Not 2-D, empty, NaN or infinite values, sum <= 0 (all zero, or negative),
         or larger than the image.
     """
-    array = np.asarray(psf)
-    if array.ndim != 2 or array.size == 0:
-        raise InputError(f"a PSF must be a non-empty 2-D array, got shape {array.shape}", source)
-    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise InputError(f"a PSF must hold real numbers, got {array.dtype}", source)
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise InputError("the PSF holds NaN or infinite values; give a finite kernel", source)
+    array = _kernel_values(psf, source)
+    # Scaled to a peak of 1 first, the sum can neither overflow (weights near 1e308) nor
+    # lose its precision to subnormals (weights near 1e-320).
+    peak = np.abs(array).max()
+    if peak == 0:
+        raise InputError("the PSF is all zero; a PSF must have a positive sum", source)
+    array /= peak
     total = array.sum()
     if not total > 0:
-        what = "the PSF is all zero" if not np.any(array) else f"the PSF's sum is {total:.6g}"
-        raise InputError(f"{what}; a PSF must have a positive sum", source)
+        raise InputError(f"the PSF's sum is {float(total) * float(peak):.6g}; a PSF must have a positive sum", source)
     array = _pad_to_odd(array / total)
     if image_shape is not None:
         height, width = image_shape[:2]
@@ -254,24 +268,29 @@ def recenter(psf):
 
     Parameters
     ----------
-    psf : ndarray
+    psf : array_like
         2-D kernel with a positive sum.
 
     Returns
     -------
     ndarray of float32
-        Odd-shaped kernel, same weights, centred on the centroid.
+        Odd-shaped kernel, the weights normalised to sum 1 (:func:`validate_psf`),
+        centred on the centroid.
+
+    Raises
+    ------
+    InputError
+        An invalid kernel (see :func:`validate_psf`).
     """
-    weights = np.maximum(np.asarray(psf, dtype=np.float64), 0.0)
-    if not weights.sum() > 0:
-        weights = np.abs(np.asarray(psf, dtype=np.float64))
+    kernel = validate_psf(psf)
+    weights = np.maximum(kernel, 0.0, dtype=np.float64)
     pads = []
     for axis, size in enumerate(weights.shape):
         profile = weights.sum(axis=1 - axis)
         centre = int(np.floor(np.dot(np.arange(size), profile) / profile.sum() + 0.5))
         half = max(centre, size - 1 - centre)
         pads.append((half - centre, half - (size - 1 - centre)))
-    return np.pad(np.asarray(psf, dtype=np.float32), pads)
+    return np.pad(kernel, pads)
 
 
 _ARRAY_FILES = (".npy", ".csv", ".txt")
@@ -397,7 +416,7 @@ def load_psf(path, center="none"):
     path = os.fspath(path)
     psf = validate_psf(read_kernel_file(path, what="PSF"), source=path)
     if center == "centroid":
-        psf = validate_psf(recenter(psf), source=path)
+        psf = recenter(psf)
     return psf
 
 
@@ -413,7 +432,7 @@ def psf2otf(psf, shape):
 
     Parameters
     ----------
-    psf : ndarray
+    psf : array_like
         2-D kernel, no larger than ``shape``.
     shape : tuple of int
         (H, W) of the transform.
@@ -426,11 +445,14 @@ def psf2otf(psf, shape):
     Raises
     ------
     InputError
-        The PSF is larger than ``shape``.
+        The PSF is not a non-empty 2-D array of finite real numbers, or is larger
+        than ``shape``. Its weights are used as given (neither normalised nor padded
+        to an odd size, as MATLAB's ``psf2otf``; a zero sum, as of a Laplacian, is
+        allowed).
     """
     import scipy.fft
 
-    psf = np.asarray(psf, dtype=np.float64)
+    psf = _kernel_values(psf)
     height, width = shape
     kh, kw = psf.shape
     if kh > height or kw > width:

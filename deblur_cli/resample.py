@@ -31,8 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .checks import as_image, check_int
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
+from .formats import DEFAULT_MAX_PIXELS
 from .opencv import MAX_CHANNELS, in_channel_groups
 from .psf import read_kernel_file
 
@@ -56,20 +58,14 @@ _STRIP_BYTES = 1 << 20  # one strip buffer per phase, sized to stay in cache
 _PARALLEL_MIN_VALUES = 1 << 20  # below this many output values, one thread
 
 
-def _int_param(value, name, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
 def _pair(value, name, minimum):
-    """An int or an (int, int) pair as a (rows, columns) tuple, each >= ``minimum``."""
+    """An int or an (int, int) pair (tuple, list or array) as a (rows, columns) tuple, each >= ``minimum``."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # numpy integers become ints; a 0-d array, one number
     values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(values) != 2:
         raise ParameterError(f"{name} must be an integer or a pair of integers, got {value!r}")
-    return tuple(_int_param(v, name, minimum) for v in values)
+    return tuple(check_int(v, name, minimum) for v in values)
 
 
 def _check_kernel(kernel, error=ParameterError, path=None):
@@ -89,17 +85,9 @@ def _check_kernel(kernel, error=ParameterError, path=None):
     return np.ascontiguousarray(array)
 
 
-def _as_image(pixels):
-    """A non-empty (H, W) or (H, W, C) image as float32, or a ParameterError."""
-    array = np.asarray(pixels, dtype=np.float32)
-    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ParameterError(f"image must be a non-empty (H, W) or (H, W, C) array, got shape {array.shape}")
-    return array
-
-
 def _as_channels(pixels):
     """(H, W) or (H, W, C) float32 -> contiguous (H, W, C) float32."""
-    array = _as_image(pixels)
+    array = as_image(pixels)
     if array.ndim == 2:
         array = array[:, :, None]
     return np.ascontiguousarray(array)
@@ -126,7 +114,7 @@ def bilinear_kernel(factor):
     .. [1] J. Long, E. Shelhamer, T. Darrell, "Fully convolutional networks for
        semantic segmentation", CVPR 2015 (``surgery.upsample_filt``).
     """
-    f = _int_param(factor, "factor", 1)
+    f = check_int(factor, "factor", 1)
     size = 2 * f - f % 2
     centre = f - 1 if size % 2 else f - 0.5
     weights = 1.0 - np.abs(np.arange(size) - centre) / f
@@ -152,7 +140,7 @@ def nearest_kernel(factor):
     ParameterError
         ``factor`` is not an integer >= 1.
     """
-    f = _int_param(factor, "factor", 1)
+    f = check_int(factor, "factor", 1)
     return np.ones((f, f), np.float32)
 
 
@@ -514,7 +502,8 @@ def _polyphase(x, kernel, stride, padding, out_size, normalize):
 
 
 def conv_transpose2d(
-    pixels, kernel, stride=1, padding=0, output_padding=0, dilation=1, *, normalize_border=False
+    pixels, kernel, stride=1, padding=0, output_padding=0, dilation=1, *, normalize_border=False,
+    max_pixels=DEFAULT_MAX_PIXELS,
 ):
     """Transposed convolution with PyTorch's semantics, one kernel for every channel.
 
@@ -545,6 +534,9 @@ def conv_transpose2d(
         is 0), so that a flat image stays flat up to the borders and uneven
         overlap is evened out. With :func:`bilinear_kernel` this is bilinear
         interpolation with the edge sample repeated. Not part of PyTorch.
+    max_pixels : int or None, optional
+        Largest output, in pixels, computed (see :func:`check_pixel_limit`); None
+        for no limit.
 
     Returns
     -------
@@ -554,7 +546,11 @@ def conv_transpose2d(
     Raises
     ------
     ParameterError
-        Kernel not 2-D or not finite, or a parameter out of PyTorch's domain.
+        Kernel not 2-D or not finite, a parameter out of PyTorch's domain, or an
+        output of more than ``max_pixels`` pixels.
+    InputError
+        An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
+        pixels, NaN or infinite values), or a result beyond float32's range.
 
     Examples
     --------
@@ -565,9 +561,40 @@ def conv_transpose2d(
     kernel = _check_kernel(kernel)
     stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = conv_transpose2d_size(x.shape[:2], kernel.shape, stride, padding, output_padding, dilation)
+    check_pixel_limit(size, max_pixels)
     kernel = _dilate(kernel, dilation)
-    out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
+    bound = _output_bound(x, kernel, normalize_border)
+    if bound <= _FLOAT32_MAX / 2:  # a margin for the rounding of float32 sums
+        out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
+        if not (np.isfinite(out.min()) and np.isfinite(out.max())):  # min and max propagate NaN
+            raise InputError(
+                f"the transposed convolution leaves float32's range (magnitude up to {_FLOAT32_MAX:.3g}): "
+                f"input values reach {_peak(x):.3g} and the kernel's weights sum, in magnitude, to "
+                f"{float(np.abs(kernel).sum(dtype=np.float64)):.3g}; scale the image or the kernel down"
+            )
     return out.reshape(size + np.shape(pixels)[2:])
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _peak(x):
+    return max(-float(x.min()), float(x.max()))
+
+
+def _output_bound(x, kernel, normalize_border):
+    """An upper bound of the output's magnitude (inf when there is none to give cheaply).
+
+    Each output value is a sum of inputs times kernel weights. Normalised at the border,
+    a kernel of non-negative weights averages its inputs; with negative weights the
+    normalising sums may be near 0 and the result unbounded.
+    """
+    if not normalize_border:
+        return _peak(x) * float(np.abs(kernel).sum(dtype=np.float64))
+    return _peak(x) if kernel.min() >= 0 else math.inf
 
 
 def scaled_size(shape, scale):
@@ -611,7 +638,7 @@ def _interpolate_axis(x, n_out, axis):
     return first + (np.take(x, upper, axis=axis) - first) * fraction
 
 
-def resize_bilinear(pixels, size, *, align_corners=False):
+def resize_bilinear(pixels, size, *, align_corners=False, max_pixels=DEFAULT_MAX_PIXELS):
     """Bilinear interpolation to a given size.
 
     Parameters
@@ -626,6 +653,9 @@ def resize_bilinear(pixels, size, *, align_corners=False):
         and PyTorch ``interpolate(size=size, mode="bilinear")``. True: the corner
         pixels coincide (PyTorch ``align_corners=True``). Neither averages when
         shrinking.
+    max_pixels : int or None, optional
+        Largest output, in pixels, computed (see :func:`check_pixel_limit`); None
+        for no limit.
 
     Returns
     -------
@@ -634,12 +664,17 @@ def resize_bilinear(pixels, size, *, align_corners=False):
     Raises
     ------
     ParameterError
-        An empty or not 2-D/3-D image, or a size that is not a pair of integers >= 1.
+        A size that is not a pair of integers >= 1 (ints or NumPy integers, as a
+        tuple, list or array), or of more than ``max_pixels`` pixels.
+    InputError
+        An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
+        pixels, NaN or infinite values).
     """
     import cv2
 
-    array = _as_image(pixels)
+    array = as_image(pixels)
     height, width = _pair(size, "size", 1)
+    check_pixel_limit((height, width), max_pixels)
     if align_corners:
         return _interpolate_axis(_interpolate_axis(array, height, 0), width, 1)
     out = in_channel_groups(_cv_resize, array, (width, height), cv2.INTER_LINEAR)
@@ -680,13 +715,16 @@ def downsample(pixels, factor, method="area"):
     ------
     ParameterError
         Factor < 1 or larger than the image, unknown method.
+    InputError
+        An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
+        pixels, NaN or infinite values).
     """
     import cv2
 
-    f = _int_param(factor, "factor", 1)
+    f = check_int(factor, "factor", 1)
     if method not in DOWNSAMPLE_METHODS:
         raise ParameterError(f"unknown downsampling method {method!r}; use one of {', '.join(DOWNSAMPLE_METHODS)}")
-    array = _as_image(pixels)
+    array = as_image(pixels)
     height, width = array.shape[0] // f, array.shape[1] // f
     if height == 0 or width == 0:
         raise ParameterError(
@@ -696,7 +734,7 @@ def downsample(pixels, factor, method="area"):
     if method == "max":
         return blocks.reshape((height, f, width, f) + array.shape[2:]).max(axis=(1, 3))
     if method == "bilinear":
-        return resize_bilinear(blocks, (height, width))
+        return resize_bilinear(blocks, (height, width), max_pixels=None)  # smaller than the input
     out = in_channel_groups(_cv_resize, blocks, (width, height), cv2.INTER_AREA)
     return out.reshape((height, width) + array.shape[2:])
 

@@ -418,6 +418,30 @@ def test_quality_of_files_equals_skimage_on_the_stored_integers(tmp_path, dtype)
     assert result["identical"] is False
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_quality_of_plain_arrays_measures_them_as_stored_like_psnr(dtype):
+    a, b = pair(dtype, (40, 48, 3))
+    result = quality(a, b)
+    scale = TOP.get(dtype, 1.0)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)  # skimage squares float32 in float32
+    assert abs(result["psnr"] - peak_signal_noise_ratio(a64, b64, data_range=scale)) <= 1e-9
+    assert abs(result["ssim"] - sk_ssim(a64, b64, scale)) <= 1e-4
+    assert result["max_abs_diff"] == pytest.approx(np.abs(a64 - b64).max(), rel=1e-6)
+    assert result["data_range"] == scale
+
+
+def test_quality_of_an_array_against_an_image_uses_the_image_scale():
+    a, b = pair(np.uint8, (24, 24))
+    reference = Image(a.astype(np.float32) / 255, source_dtype=np.dtype(np.uint8))
+    assert quality(reference, b)["psnr"] == pytest.approx(peak_signal_noise_ratio(a, b), abs=1e-9)
+    np.testing.assert_allclose(abs_diff_map(reference, b), np.abs(a.astype(int) - b) / 255, atol=1e-7)
+
+
+def test_quality_of_arrays_of_no_numbers_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="cannot tell the data range of <U1 samples"):
+        quality(np.full((4, 4), "a"), np.full((4, 4), "b"))
+
+
 def test_quality_of_identical_images_has_no_infinity(tmp_path):
     a, _ = pair(np.uint8, (32, 32, 3))
     result = quality(write(tmp_path / "a.png", a), write(tmp_path / "b.png", a))

@@ -1,6 +1,7 @@
 """PSF kernels, loading and psf2otf against their definitions (MATLAB fspecial, psf2otf)."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -183,14 +184,23 @@ def test_validate_psf_normalises_and_pads_even_sizes_at_the_end():
 
 
 @pytest.mark.parametrize(
-    "bad, image_shape",
-    [(np.full((3, 3), np.nan), None), (np.zeros((5, 5)), None), (-np.ones((3, 3)), None),
-     (np.array([[1.0, np.inf, 1.0]]), None), (np.ones((9, 9)), (8, 20)), (np.ones(5), None),
-     (np.ones((0, 3)), None)],
+    "bad, image_shape, found",
+    [(np.full((3, 3), np.nan), None, "the PSF holds 9 NaN values"), (np.zeros((5, 5)), None, "all zero"),
+     (-np.ones((3, 3)), None, "the PSF's sum is -9;"), (np.full((3, 3), -1e308), None, "the PSF's sum is -inf;"),
+     (np.array([[1.0, np.inf, 1.0]]), None, "the PSF holds 1 infinite value"),
+     (np.ones((9, 9)), (8, 20), "larger than the image"), (np.ones(5), None, "got shape (5,)"),
+     (np.ones((0, 3)), None, "got shape (0, 3)")],
 )
-def test_validate_psf_rejects_invalid_kernels(bad, image_shape):
-    with pytest.raises(InputError):
+def test_validate_psf_rejects_invalid_kernels(bad, image_shape, found):
+    with pytest.raises(InputError, match=re.escape(found)):
         validate_psf(bad, image_shape)
+
+
+@pytest.mark.parametrize("scale", [4e307, 1e-320, 1e-40])
+def test_validate_psf_normalises_weights_at_the_ends_of_float64(scale):
+    # 4e307: the plain sum overflows to inf; 1e-320: subnormal weights carry few digits.
+    weights = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
+    np.testing.assert_allclose(validate_psf(weights * scale), weights / 16, rtol=1e-3 if scale < 1e-300 else 1e-7)
 
 
 def test_recenter_puts_the_centroid_on_the_centre_pixel():
@@ -201,8 +211,43 @@ def test_recenter_puts_the_centroid_on_the_centre_pixel():
     centred = recenter(kernel)
     h, w = centred.shape
     assert h % 2 == 1 and w % 2 == 1
-    assert centred[h // 2, w // 2] == 2
-    assert centred.sum() == kernel.sum()
+    assert centred[h // 2, w // 2] == 0.5
+    assert centred.sum() == 1
+    assert centred[h // 2, w // 2 + 1] == centred[h // 2 + 1, w // 2] == 0.25
+
+
+@pytest.mark.parametrize(
+    "bad, found",
+    [(np.full((3, 3), np.nan), "the PSF holds 9 NaN values"), (np.zeros((3, 3)), "all zero"),
+     (np.ones(3), "got shape (3,)"), (np.ones((2, 2, 2)), "got shape (2, 2, 2)"), ([[1, 2], [3]], "differ")],
+)
+def test_recenter_validates_its_kernel_as_validate_psf(bad, found):
+    with pytest.raises(InputError, match=re.escape(found)):
+        recenter(bad)
+
+
+def test_recenter_takes_huge_weights():
+    kernel = np.zeros((3, 5))
+    kernel[1, 3:] = 1e308
+    expected = np.zeros((3, 9))
+    expected[1, 3:5] = 0.5  # the centroid, 3.5, rounds to 4: the new centre
+    np.testing.assert_array_equal(recenter(kernel), expected)
+
+
+@pytest.mark.parametrize(
+    "bad, found",
+    [(np.array([[1.0, np.inf]]), "the PSF holds 1 infinite value"), (np.ones(3), "got shape (3,)"),
+     (np.ones((2, 2, 2)), "got shape (2, 2, 2)"), (np.zeros((0, 3)), "got shape (0, 3)"),
+     (np.full((2, 2), 1j), "real numbers, got complex128")],
+)
+def test_psf2otf_validates_its_kernel(bad, found):
+    with pytest.raises(InputError, match=re.escape(found)):
+        psf2otf(bad, (8, 8))
+
+
+def test_psf2otf_of_the_laplacian_sums_to_zero_as_matlab():
+    laplacian = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
+    np.testing.assert_allclose(psf2otf(laplacian, (6, 8)), matlab_psf2otf(laplacian, (6, 8))[:, :5], atol=1e-6)
 
 
 def test_load_psf_reads_npy_csv_and_16_bit_png(tmp_path):

@@ -280,10 +280,31 @@ def test_bad_kernels_are_refused(kernel, fragment):
         conv_transpose2d(np.ones((3, 3)), kernel)
 
 
+def test_a_result_beyond_float32_is_refused_not_returned_as_inf():
+    x = np.full((5, 6), 3e38, np.float32)
+    with pytest.raises(InputError, match=r"leaves float32's range .* input values reach 3e\+38 .* sum, in magnitude, to 9;"):
+        conv_transpose2d(x, np.ones((3, 3)), stride=2)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "normalize_border"),
+    [(np.ones((2, 2)), 2, False), (bilinear_kernel(2), 2, True), (np.array([[-1.0, 1.0]]), 1, False)],
+)
+def test_results_near_float32_max_are_exact(kernel, stride, normalize_border):
+    # Each output is at most 3e38 in magnitude although the input peak times the kernel's sum is beyond.
+    x = np.random.default_rng(0).uniform(-3e38, 3e38, (5, 6)).astype(np.float32)
+    if kernel.min() < 0:
+        x = np.abs(x)
+    out = conv_transpose2d(x, kernel, stride=stride, normalize_border=normalize_border)
+    assert np.all(np.isfinite(out)) and np.abs(out).max() > 1e38
+    if not normalize_border:
+        np.testing.assert_allclose(out, scatter_loop(x.astype(np.float64), kernel, stride, 0), rtol=1e-5)
+
+
 def test_bad_images_are_refused():
-    with pytest.raises(ParameterError, match="non-empty"):
+    with pytest.raises(InputError, match="non-empty"):
         conv_transpose2d(np.ones((0, 3)), np.ones((2, 2)))
-    with pytest.raises(ParameterError, match=r"shape \(3,\)"):
+    with pytest.raises(InputError, match=r"shape \(3,\)"):
         resize_bilinear(np.ones(3), (2, 2))
 
 
@@ -367,6 +388,29 @@ def test_downsample_refuses_bad_input():
         downsample(np.ones((8, 8)), 0)
     with pytest.raises(ParameterError, match="unknown downsampling method 'median'"):
         downsample(np.ones((8, 8)), 2, "median")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda image: resize_bilinear(image, scaled_size(image.shape, 1e6)),
+     lambda image: resize_bilinear(image, (100, 101), max_pixels=10_000, align_corners=True),
+     lambda image: conv_transpose2d(image, np.ones((2, 2)), stride=10**6)],
+)
+def test_outputs_beyond_the_pixel_limit_are_refused_before_any_work(call):
+    with pytest.raises(ParameterError, match="pixels would exceed the limit of"):
+        call(np.ones((10, 10), np.float32))
+
+
+@pytest.mark.parametrize("size", [np.array([4, 5]), (np.int64(4), np.int32(5)), [np.uint8(4), 5]])
+def test_sizes_may_be_numpy_integers(size):
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(resize_bilinear(image, size), resize_bilinear(image, (4, 5)))
+
+
+@pytest.mark.parametrize("size", [np.array([4.0, 5.0]), np.array([[4, 5]]), (4.0, 5)])
+def test_sizes_that_are_not_integers_are_refused(size):
+    with pytest.raises(ParameterError, match="size must be an integer"):
+        resize_bilinear(np.ones((3, 4)), size)
 
 
 def test_check_pixel_limit():

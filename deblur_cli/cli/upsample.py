@@ -46,7 +46,7 @@ def process(image, *, method, size=None, scale=None, align_corners=False, kernel
         resample.check_pixel_limit(out_size, max_pixels)
 
         def apply(array):
-            return resample.resize_bilinear(array, out_size, align_corners=align_corners)
+            return resample.resize_bilinear(array, out_size, align_corners=align_corners, max_pixels=max_pixels)
 
         info = {"method": "bilinear", "align_corners": align_corners}
     else:
@@ -59,7 +59,8 @@ def process(image, *, method, size=None, scale=None, align_corners=False, kernel
 
         def apply(array):
             return resample.conv_transpose2d(
-                array, kernel, stride, padding, output_padding, dilation, normalize_border=normalize_border
+                array, kernel, stride, padding, output_padding, dilation, normalize_border=normalize_border,
+                max_pixels=max_pixels,
             )
 
         info = {

@@ -1,0 +1,114 @@
+"""The checks the numeric entry points make of what they are given: images and scalars."""
+
+import numbers
+
+import numpy as np
+
+from .errors import InputError, ParameterError
+
+__all__ = ["as_image", "check_values", "check_int", "check_real"]
+
+
+def check_int(value, name, minimum):
+    """``value`` as an int, if it is an integer (not a bool) >= ``minimum``; else a ParameterError.
+
+    NumPy integer scalars count as integers; floats, even integral ones, and strings do not.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value, name, rule="a number"):
+    """``value`` as a float, if it is a real number (not a bool nor a string); else a ParameterError.
+
+    ``rule`` completes the message, "{name} must be {rule}, got {value!r}"; the caller
+    checks the range (NaN and infinities pass here).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name} must be {rule}, got {value!r}")
+    return float(value)
+
+
+def _plural(count, noun):
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _check_shape(array, what, min_side):
+    if array.ndim not in (2, 3) or min(array.shape) < 1 or min(array.shape[:2]) < min_side:
+        size = "non-empty" if min_side <= 1 else f"at least {min_side}x{min_side} pixel"
+        raise InputError(f"{what} must be a {size} (H, W) or (H, W, C) array, got shape {array.shape}")
+
+
+def check_values(array, what, dtype=None, *, source=None):
+    """Refuse an array that is not of real numbers, or holds NaN, infinite or out-of-range values.
+
+    Parameters
+    ----------
+    array : ndarray
+        The values.
+    what : str
+        What the error message calls them.
+    dtype : dtype, optional
+        Float type the values are to fit; by default the array's own.
+    source : str, optional
+        File the values came from, named in the error.
+
+    Raises
+    ------
+    InputError
+        Counting each kind of bad value found.
+    """
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{what} must hold real numbers, got {array.dtype}", source)
+    if array.dtype.kind != "f":
+        return  # integers are finite and fit float32
+    target = np.dtype(array.dtype if dtype is None else dtype)
+    largest = np.finfo(target).max
+    # min and max propagate NaN: two fast passes, and counting only when something is wrong.
+    if -largest <= array.min() and array.max() <= largest:
+        return
+    finite = np.isfinite(array)
+    counts = [
+        (int(np.count_nonzero(np.isnan(array))), "NaN value"),
+        (int(np.count_nonzero(np.isinf(array))), "infinite value"),
+        (int(np.count_nonzero(np.abs(array[finite]) > largest)), f"value beyond {target.name}'s range"),
+    ]
+    found = ", ".join(_plural(count, noun) for count, noun in counts if count)
+    raise InputError(f"{what} holds {found}; give finite values", source)
+
+
+def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):
+    """Check an image array and return it in ``dtype``.
+
+    Parameters
+    ----------
+    pixels : array_like
+        Image, (H, W) or (H, W, C), of real numbers.
+    what : str, optional
+        What the error message calls it.
+    dtype : dtype or None, optional
+        Of the result (no copy when it already has it); None keeps the array's own.
+    min_side : int, optional
+        Smallest height and width accepted.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    InputError
+        Not an array of real numbers, not 2-D or 3-D, no pixels or channels, a side
+        below ``min_side``, or NaN, infinite or (float) values beyond ``dtype``'s range;
+        the message quotes the shape or the count of bad values.
+    """
+    try:
+        array = np.asarray(pixels)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} is not an array of numbers") from None
+    _check_shape(array, what, min_side)
+    check_values(array, what, dtype)
+    return array if dtype is None else array.astype(dtype, copy=False)

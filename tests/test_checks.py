@@ -1,0 +1,125 @@
+"""The numeric entry points refuse a malformed or non-finite image (InputError) and wrongly typed scalars."""
+
+import re
+
+import numpy as np
+import pytest
+
+from deblur_cli.checks import as_image
+from deblur_cli.blur import blur
+from deblur_cli.boundary import edgetaper, extend
+from deblur_cli.deconv import wiener
+from deblur_cli.errors import InputError, ParameterError
+from deblur_cli.estimate import estimate_blur, gcv_nsr, noise_sigma
+from deblur_cli.metrics import count_differing, psnr
+from deblur_cli.psf import defocus, gaussian, motion
+from deblur_cli.resample import conv_transpose2d, downsample, resize_bilinear
+
+_PSF = np.full((3, 3), 1 / 9)
+
+ENTRY_POINTS = {
+    "wiener": lambda image: wiener(image, _PSF, 0.01),
+    "wiener auto": lambda image: wiener(image, _PSF, "auto"),
+    "blur": lambda image: blur(image, _PSF),
+    "extend reflect": lambda image: extend(image, (3, 3), "reflect", psf=_PSF),
+    "extend periodic": lambda image: extend(image, (3, 3), "periodic"),
+    "edgetaper": lambda image: edgetaper(image, _PSF),
+    "noise_sigma": noise_sigma,
+    "estimate_blur": estimate_blur,
+    "resize_bilinear": lambda image: resize_bilinear(image, (4, 4)),
+    "conv_transpose2d": lambda image: conv_transpose2d(image, np.ones((2, 2)), stride=2),
+    "downsample": lambda image: downsample(image, 2),
+}
+
+
+def _with(values, shape=(40, 40, 3), dtype=np.float64):
+    image = np.full(shape, 0.5, dtype)
+    image.flat[: len(values)] = values
+    return image
+
+
+@pytest.mark.parametrize("name", ENTRY_POINTS)
+@pytest.mark.parametrize(
+    ("image", "found"),
+    [
+        (_with([np.nan, np.nan, np.nan]), "image holds 3 NaN values;"),
+        (_with([np.inf, 1.0, -np.inf, np.nan]), "image holds 1 NaN value, 2 infinite values;"),
+        (_with([np.nan], shape=(40, 40), dtype=np.float32), "image holds 1 NaN value;"),
+    ],
+)
+def test_non_finite_pixels_are_counted_in_the_error(name, image, found):
+    with pytest.raises(InputError, match=re.escape(found)):
+        ENTRY_POINTS[name](image)
+
+
+@pytest.mark.parametrize("name", [name for name in ENTRY_POINTS if name != "noise_sigma"])
+def test_values_beyond_float32_are_refused_where_computed_in_float32(name):
+    with pytest.raises(InputError, match=re.escape("image holds 1 value beyond float32's range;")):
+        ENTRY_POINTS[name](_with([1e39]))
+
+
+def test_noise_sigma_computes_in_float64_so_takes_values_beyond_float32():
+    assert noise_sigma(np.full((5, 5), 1e300)) == 0.0
+
+
+@pytest.mark.parametrize("name", ENTRY_POINTS)
+@pytest.mark.parametrize("shape", [(40,), (40, 40, 3, 1), (40, 40, 0), (0, 40), (40, 0, 3), ()])
+def test_malformed_shapes_are_quoted_in_the_error(name, shape):
+    with pytest.raises(InputError, match=re.escape(f"got shape {shape}")):
+        ENTRY_POINTS[name](np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize(
+    ("pixels", "found"),
+    [(np.full((4, 4), 1j), "must hold real numbers, got complex128"), (np.full((4, 4), "a"), "got <U1"),
+     ([[1.0, 2.0], [3.0]], "not an array of numbers")],
+)
+def test_values_that_are_not_real_numbers_are_refused(pixels, found):
+    with pytest.raises(InputError, match=re.escape(found)):
+        as_image(pixels)
+
+
+def test_valid_images_pass_unchanged_in_the_asked_dtype():
+    pixels = np.arange(12, dtype=np.uint16).reshape(3, 4)
+    assert as_image(pixels).dtype == np.float32 and np.array_equal(as_image(pixels), pixels)
+    floats = np.linspace(-3e38, 3e38, 12, dtype=np.float32).reshape(2, 2, 3)
+    assert as_image(floats) is floats
+    assert as_image(pixels, dtype=None) is pixels
+    with pytest.raises(InputError, match=re.escape("at least 3x3 pixel (H, W) or (H, W, C) array, got shape (2, 9)")):
+        as_image(np.zeros((2, 9)), min_side=3)
+
+
+_IMAGE = np.full((8, 8), 0.5, np.float32)
+
+
+@pytest.mark.parametrize(
+    ("call", "found"),
+    [
+        (lambda: blur(_IMAGE, _PSF, noise_sigma="0.1"), "noise sigma must be a number from 0 to 1e6 (a fraction "),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=None), "of full range), got None"),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=float("nan")), "got nan"),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=0.1, seed=-1), "seed must be an integer >= 0, got -1"),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=0.1, seed=1.5), "seed must be an integer >= 0, got 1.5"),
+        (lambda: blur(_IMAGE, _PSF, noise_sigma=0.1, seed=True), "seed must be an integer >= 0, got True"),
+        (lambda: motion("5", 0), "motion length must be a finite number, got '5'"),
+        (lambda: motion(5, None), "motion angle must be a finite number, got None"),
+        (lambda: defocus("3"), "defocus radius must be a finite number, got '3'"),
+        (lambda: gaussian(True), "gaussian sigma must be a finite number, got True"),
+        (lambda: wiener(_IMAGE, _PSF, True), "NSR must be a number > 0 or 'auto', got True"),
+        (lambda: wiener(_IMAGE, _PSF, None), "NSR must be a number > 0 or 'auto', got None"),
+        (lambda: wiener(_IMAGE, _PSF, [0.01]), "NSR must be a number > 0 or 'auto', got [0.01]"),
+        (lambda: gcv_nsr(np.ones((4, 3)), np.ones((4, 3)), full_width="4"), "full_width must be an integer >= 1"),
+        (lambda: psnr(_IMAGE, _IMAGE, data_range="1"), "data_range must be a finite number > 0, got '1'"),
+        (lambda: psnr(_IMAGE, _IMAGE, data_range=True), "data_range must be a finite number > 0, got True"),
+        (lambda: count_differing(_IMAGE, _IMAGE, tolerance="0"), "tolerance must be a finite number >= 0, got '0'"),
+    ],
+)
+def test_wrongly_typed_scalars_are_parameter_errors(call, found):
+    with pytest.raises(ParameterError, match=re.escape(found)):
+        call()
+
+
+def test_numpy_scalars_are_numbers():
+    assert np.array_equal(motion(np.float32(5), np.int64(0)), motion(5, 0))
+    noisy = blur(_IMAGE, _PSF, noise_sigma=np.float64(0.1), seed=np.uint8(3))
+    assert np.array_equal(noisy, blur(_IMAGE, _PSF, noise_sigma=0.1, seed=3))
