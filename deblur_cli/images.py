@@ -11,12 +11,12 @@ PNG goes through OpenCV, faster than Pillow and exact at 16 bits in colour (Pill
 silently reduces 16-bit colour to 8 bits); palette PNG, which Pillow expands to RGB,
 and 8-bit grey+alpha, which OpenCV cannot write, go through Pillow; 16-bit
 grey+alpha is written by a minimal PNG encoder here. JPEG, BMP and WebP go through
-imageio and Pillow, TIFF through :mod:`deblur_cli.tiff` (tifffile, or Pillow for the
-compressions tifffile needs the optional imagecodecs package for), written by tifffile.
+imageio and Pillow, TIFF through :mod:`deblur_cli.tiff` (tifffile, with imagecodecs for compressed data),
+written by tifffile.
 
 A damaged file gives one error line and nothing else on stderr: a PNG's chunks are
 checked here before libpng (which prints its complaints from C) sees them,
-tifffile's log records and libtiff's complaints are held back during our reads, and Pillow's own
+tifffile's log records are held back during our reads, and Pillow's own
 decompression-bomb limit is lifted during our reads, ``max_pixels`` being checked
 first and the only limit.
 """

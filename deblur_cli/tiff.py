@@ -12,17 +12,11 @@ every image comes out as grey or RGB, with or without unassociated alpha:
   rounded), so that alpha is always unassociated inside;
 - CMYK (SEPARATED), Lab, YCbCr outside JPEG and other colour spaces are refused.
 
-Compressions that tifffile decodes only with the optional ``imagecodecs`` package (LZW,
-JPEG, ...) are, without it, decoded by Pillow where Pillow gives exactly the stored
-values (1, 8 and 16-bit grey, 8-bit grey+alpha, RGB, RGBA with unassociated alpha, and
-8-bit palette),
-and refused otherwise with one line naming the compression and the fix. libtiff under
-Pillow prints its complaints about damaged data from C; its handlers are silenced during
-our reads, where the library can be reached (Pillow's own copy, linked dynamically).
+Compressions (LZW, JPEG, ...) and bit unpacking are imagecodecs' work, through tifffile:
+exact, and damaged data raises instead of printing from C.
 """
 
 import contextlib
-import ctypes
 import io
 import logging
 import re
@@ -31,24 +25,12 @@ import threading
 import numpy as np
 
 from .errors import InputError
-from .images import _check_pixel_count, _pillow_limit_lifted, _short
+from .images import _check_pixel_count, _short
 
 __all__ = ["decode_tiff"]
 
-_IMAGECODECS_FIX = "needs the imagecodecs package: pip install imagecodecs"
+_SCALE_TO_8_BITS = {1: 255, 2: 85, 4: 17}  # 1-bit samples come as bool
 
-_SCALE_TO_8_BITS = {1: 255, 2: 85, 4: 17}  # 1-bit comes as bool from tifffile, as "1" from Pillow
-
-# (photometric, bits per sample, extra samples) -> the Pillow mode that holds exactly those values
-_PILLOW_EXACT = {
-    (1, 1, ()): "1",
-    (1, 8, ()): "L",
-    (1, 16, ()): "I;16",
-    (1, 8, (2,)): "LA",
-    (2, 8, ()): "RGB",
-    (2, 8, (2,)): "RGBA",
-    (3, 8, ()): "P",  # the indices; the colormap is applied here, as for tifffile's reads
-}
 
 
 class _HoldRecords(logging.Filter):
@@ -95,8 +77,9 @@ def decode_tiff(data, path, max_pixels):
                 try:
                     array = series.asarray().reshape(shape)  # without the length-1 axes of a shaped series
                 except Exception as e:
-                    if "imagecodecs" in str(e):
-                        return _decode_with_pillow(data, page, path)
+                    if "imagecodecs" in str(e):  # a broken installation
+                        raise InputError(f"{_describe(page)} needs the imagecodecs package: pip install imagecodecs",
+                                         path) from None
                     raise InputError(
                         f"cannot decode {_describe(page)}: {_short(e)}; the file is damaged or truncated", path
                     ) from None
@@ -232,71 +215,3 @@ def _describe(page):
         kind += "+alpha"
     number = {2: " signed", 3: " float"}.get(page.sampleformat, "")
     return f"{compression} {page.bitspersample}-bit{number} {kind} TIFF"
-
-
-def _decode_with_pillow(data, page, path):
-    """A TIFF that tifffile needs imagecodecs for, through Pillow where Pillow is exact; refused elsewhere."""
-    from PIL import Image as PILImage
-
-    key = (int(page.photometric), page.bitspersample, tuple(int(e) for e in page.extrasamples))
-    mode = _PILLOW_EXACT.get(key)
-    if mode is None or page.sampleformat != 1 or page.planarconfig != 1 or page.fillorder != 1:
-        raise InputError(f"{_describe(page)} {_IMAGECODECS_FIX}", path)
-    try:
-        with _pillow_limit_lifted(), _libtiff_silenced():
-            with PILImage.open(io.BytesIO(data), formats=["TIFF"]) as image:
-                if image.mode not in (mode, mode + "B"):  # "I;16B": big-endian 16-bit
-                    raise InputError(f"{_describe(page)} {_IMAGECODECS_FIX}", path)
-                array = np.asarray(image)
-    except InputError:
-        raise
-    except Exception as e:
-        raise InputError(f"cannot decode {_describe(page)}: {_short(e)}; the file is damaged or truncated", path) from None
-    if array.dtype.kind == "u" and array.itemsize == 2:
-        array = array.astype(np.uint16)
-    return _photometric_applied(array, page, path)
-
-
-_LIBTIFF_LOCK = threading.Lock()
-_libtiff_state = {"readers": 0, "saved": None}
-
-
-def _libtiff_handler_setters():
-    """Pillow's libtiff's TIFFSetErrorHandler and TIFFSetWarningHandler, or () where not reachable.
-
-    Looked up through Pillow's extension module, whose dependencies include the libtiff
-    it was built with; a statically linked libtiff (Windows) has no exported symbols.
-    """
-    from PIL import _imaging
-
-    try:
-        library = ctypes.CDLL(_imaging.__file__)
-        setters = (library.TIFFSetErrorHandler, library.TIFFSetWarningHandler)
-    except (OSError, AttributeError):
-        return ()
-    for setter in setters:
-        setter.restype = ctypes.c_void_p
-        setter.argtypes = [ctypes.c_void_p]
-    return setters
-
-
-@contextlib.contextmanager
-def _libtiff_silenced():
-    """libtiff's error and warning handlers off while our reads run, put back after the last one.
-
-    The decode still fails on damaged data (Pillow raises); only libtiff's own
-    printing to stderr is stopped.
-    """
-    with _LIBTIFF_LOCK:
-        if _libtiff_state["readers"] == 0:
-            setters = _libtiff_handler_setters()
-            _libtiff_state["saved"] = [(setter, setter(None)) for setter in setters]
-        _libtiff_state["readers"] += 1
-    try:
-        yield
-    finally:
-        with _LIBTIFF_LOCK:
-            _libtiff_state["readers"] -= 1
-            if _libtiff_state["readers"] == 0:
-                for setter, handler in _libtiff_state["saved"]:
-                    setter(handler)
