@@ -32,14 +32,14 @@ def check_real(value, name, rule="a number"):
     return float(value)
 
 
-def _plural(count, noun):
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def _plural(count, noun, rest=""):
+    return f"{count} {noun}{'' if count == 1 else 's'}{rest}"
 
 
 def _check_shape(array, what, min_side):
     if array.ndim not in (2, 3) or min(array.shape) < 1 or min(array.shape[:2]) < min_side:
-        size = "non-empty" if min_side <= 1 else f"at least {min_side}x{min_side} pixel"
-        raise InputError(f"{what} must be a {size} (H, W) or (H, W, C) array, got shape {array.shape}")
+        size = "" if min_side <= 1 else f" of at least {min_side}x{min_side} pixels"
+        raise InputError(f"{what} must be a non-empty (H, W) or (H, W, C) array{size}, got shape {array.shape}")
 
 
 def check_values(array, what, dtype=None, *, source=None):
@@ -72,12 +72,13 @@ def check_values(array, what, dtype=None, *, source=None):
         return
     finite = np.isfinite(array)
     counts = [
-        (int(np.count_nonzero(np.isnan(array))), "NaN value"),
-        (int(np.count_nonzero(np.isinf(array))), "infinite value"),
-        (int(np.count_nonzero(np.abs(array[finite]) > largest)), f"value beyond {target.name}'s range"),
+        (int(np.count_nonzero(np.isnan(array))), "NaN value", ""),
+        (int(np.count_nonzero(np.isinf(array))), "infinite value", ""),
+        (int(np.count_nonzero(np.abs(array[finite]) > largest)), "value", f" beyond {target.name}'s range"),
     ]
-    found = ", ".join(_plural(count, noun) for count, noun in counts if count)
-    raise InputError(f"{what} holds {found}; give finite values", source)
+    found = ", ".join(_plural(*count) for count in counts if count[0])
+    within = f" within {target.name}'s range" if counts[2][0] else ""
+    raise InputError(f"{what} holds {found}; give finite values{within}", source)
 
 
 def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):

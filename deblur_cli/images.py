@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .checks import check_values
 from .errors import InputError, OutputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS, FORMATS
 
@@ -422,7 +423,7 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
         array = array.astype(np.uint8) * 255
     source_dtype = array.dtype
     if array.dtype.kind == "f":
-        _check_float_samples(array, path)
+        check_values(array, "the image", np.float32, source=path)
         scaled = array.astype(np.float32)
         source_dtype = np.dtype(np.float32)
     elif array.dtype in (np.uint8, np.uint16):
@@ -438,25 +439,6 @@ def decode_image(data, path=None, *, max_pixels=DEFAULT_MAX_PIXELS):
         if scaled.shape[2] == 1:
             scaled = scaled[..., 0]
     return Image(np.ascontiguousarray(scaled), alpha, np.dtype(source_dtype), str(path))
-
-
-def _check_float_samples(array, path):
-    """Refuse NaN and infinite samples, and samples that float32 (the internal form) cannot hold."""
-    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
-    if bad:
-        raise InputError(
-            f"the image holds {bad:,} NaN or infinite sample{'s' if bad > 1 else ''}, which no "
-            "processing can use; replace them with finite values first",
-            path,
-        )
-    limit = np.finfo(np.float32).max
-    if array.dtype.itemsize > 4 and array.size and np.abs(array).max() > limit:
-        beyond = int(np.count_nonzero(np.abs(array) > limit))
-        raise InputError(
-            f"the image holds {beyond:,} sample{'s' if beyond > 1 else ''} beyond float32's range "
-            f"(largest magnitude {np.abs(array).max():.3g}, limit {limit:.3g}); scale the image down first",
-            path,
-        )
 
 
 def _to_dtype(array, dtype):

@@ -527,7 +527,7 @@ def test_float_tiff_with_non_finite_samples_is_refused(bad):
     array[1, 2] = bad
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, array)
-    with pytest.raises(InputError, match="holds 1 NaN or infinite sample"):
+    with pytest.raises(InputError, match=r"holds 1 (NaN|infinite) value; give finite values$"):
         decode_image(buffer.getvalue(), "nan.tif")
 
 
@@ -536,7 +536,7 @@ def test_non_finite_alpha_is_refused_too():
     array[0, 0, 1] = np.nan
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, array, photometric="minisblack", extrasamples=["unassalpha"])
-    with pytest.raises(InputError, match="NaN or infinite"):
+    with pytest.raises(InputError, match="holds 1 NaN value"):
         decode_image(buffer.getvalue(), "nan.tif")
 
 
@@ -695,7 +695,7 @@ def test_png_of_no_pixels_is_refused_before_libpng(width, height, capfd):
 
 def test_float64_tiff_beyond_float32_is_refused_naming_the_range():
     array = np.array([[1e300, 0.5], [-1e39, 0.0]])
-    with pytest.raises(InputError, match=r"holds 2 samples beyond float32's range \(largest magnitude 1e\+300"):
+    with pytest.raises(InputError, match=r"holds 2 values beyond float32's range; give finite values within float32's range$"):
         decode_image(tiff_bytes(array), "big.tif")
     assert decode_image(tiff_bytes(np.array([[3e38, 0.5]])), "ok.tif").pixels[0, 0] == np.float32(3e38)
 

@@ -136,7 +136,7 @@ def test_float_tiff_with_nan_is_refused(run, tmp_path):
     array[2, 3] = np.nan
     tifffile.imwrite(tmp_path / "nan.tif", array)
     result = run("convert", tmp_path / "nan.tif", "-o", tmp_path / "out.png")
-    assert_one_error(result, 3, "nan.tif", "NaN or infinite")
+    assert_one_error(result, 3, "nan.tif", "1 NaN value")
     assert not (tmp_path / "out.png").exists()
 
 
