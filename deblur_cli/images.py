@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .checks import check_values
+from .checks import as_image, check_values
 from .errors import InputError, OutputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS, FORMATS
 
@@ -493,12 +493,20 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
     Returns
     -------
     bytes
+
+    Raises
+    ------
+    InputError
+        Pixels that are not grey or RGB of finite values, or an alpha of another size.
+    ParameterError
+        A bit depth the format cannot hold.
     """
     import imageio.v3 as iio
 
     if bit_depth not in (None, 8, 16, "float"):
         raise ParameterError(f"bit depth must be 8, 16 or float, got {bit_depth!r}")
     check_bit_depth(extension, bit_depth)
+    _check_writable(image)
     depth = image.bit_depth if bit_depth is None else bit_depth
     if extension in _EIGHT_BIT_ONLY:
         depth = 8
@@ -525,6 +533,17 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
         if array.ndim == 3 and array.shape[2] in (2, 4):
             kwargs["extrasamples"] = ["unassalpha"]
     return iio.imwrite("<bytes>", array, extension=extension, **kwargs)
+
+
+def _check_writable(image):
+    """Refuse what no file can hold as it is: NaN would be written as 0, other channel counts mislabelled."""
+    pixels = as_image(image.pixels, what="image to write", dtype=None)
+    if pixels.ndim == 3 and pixels.shape[2] not in (1, 3):
+        raise InputError(f"image to write must be grey or RGB, got {pixels.shape[2]} colour channels")
+    if image.alpha is not None:
+        alpha = as_image(image.alpha, what="alpha to write", dtype=None)
+        if alpha.shape != pixels.shape[:2]:
+            raise InputError(f"alpha to write must be of shape {pixels.shape[:2]}, got {alpha.shape}")
 
 
 def _encode_png(array):

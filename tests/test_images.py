@@ -1,6 +1,7 @@
 """Image I/O: lossless round trips, dtype handling, atomic writes, guards."""
 
 import io
+import re
 import logging
 import os
 import signal
@@ -217,6 +218,21 @@ def test_written_file_gets_ordinary_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "x.bin").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("pixels, alpha, message", [
+    (np.full((2, 3), np.nan, np.float32), None, "image to write holds 6 NaN values"),
+    (np.zeros((2, 3, 5), np.float32), None, "image to write must be grey or RGB, got 5 colour channels"),
+    (np.zeros((2, 3, 2), np.float32), None, "image to write must be grey or RGB, got 2 colour channels"),
+    (np.zeros(3, np.float32), None, "image to write must be a non-empty (H, W) or (H, W, C) array, got shape (3,)"),
+    (np.zeros((2, 3), np.float32), np.ones((3, 2), np.float32), "alpha to write must be of shape (2, 3), got (3, 2)"),
+    (np.zeros((2, 3), np.float32), np.full((2, 3), np.inf, np.float32), "alpha to write holds 6 infinite values"),
+])
+@pytest.mark.parametrize("extension", [".png", ".tif"])
+def test_encode_refuses_what_no_file_holds_as_it_is(pixels, alpha, message, extension, recwarn):
+    with pytest.raises(InputError, match=re.escape(message)):
+        encode_image(Image(pixels, alpha), extension)
+    assert not recwarn.list
 
 
 def test_encode_refuses_float_png_when_asked():
