@@ -37,9 +37,11 @@ def _plural(count, noun, rest=""):
 
 
 def _check_shape(array, what, min_side):
-    if array.ndim not in (2, 3) or min(array.shape) < 1 or min(array.shape[:2]) < min_side:
-        size = "" if min_side <= 1 else f" of at least {min_side}x{min_side} pixels"
-        raise InputError(f"{what} must be a non-empty (H, W) or (H, W, C) array{size}, got shape {array.shape}")
+    if array.ndim not in (2, 3) or min(array.shape) < 1:
+        raise InputError(f"{what} must be a non-empty (H, W) or (H, W, C) array, got shape {array.shape}")
+    height, width = array.shape[:2]
+    if min(height, width) < min_side:
+        raise InputError(f"{what} of {width}x{height} pixels is too small: {min_side}x{min_side} at least are needed")
 
 
 def check_values(array, what, dtype=None, *, source=None):

@@ -776,10 +776,11 @@ def atomic_write_bytes(path, data, *, overwrite=False):
         raise OutputError("output exists; pass --overwrite to replace it", path)
     try:
         fd, temporary = _create_partial(path, directory)
-    except FileNotFoundError:
-        raise OutputError(f"output directory {directory} does not exist; create it first", path) from None
     except OSError as e:
-        raise OutputError(f"cannot write in {directory}: {e.strerror or e}", path) from None
+        if not os.path.isdir(directory):
+            raise OutputError(f"output directory {directory} does not exist; create it first", path) from None
+        raise OutputError(f"cannot write in {directory}: {e.strerror or e}; choose another output directory",
+                          path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -85,7 +85,7 @@ def test_valid_images_pass_unchanged_in_the_asked_dtype():
     floats = np.linspace(-3e38, 3e38, 12, dtype=np.float32).reshape(2, 2, 3)
     assert as_image(floats) is floats
     assert as_image(pixels, dtype=None) is pixels
-    with pytest.raises(InputError, match=re.escape("(H, W) or (H, W, C) array of at least 3x3 pixels, got shape (2, 9)")):
+    with pytest.raises(InputError, match=re.escape("of 9x2 pixels is too small: 3x3 at least are needed")):
         as_image(np.zeros((2, 9)), min_side=3)
 
 

@@ -213,6 +213,15 @@ def test_atomic_write_refuses_existing_and_leaves_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["out.bin"]
 
 
+def test_atomic_write_says_whether_the_directory_is_missing_or_refuses_files(tmp_path):
+    with pytest.raises(OutputError, match="output directory .*missing does not exist; create it first"):
+        atomic_write_bytes(tmp_path / "missing" / "x.bin", b"data")
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc, a directory in which no file can be created")
+    with pytest.raises(OutputError, match=r"^/proc/self/x.bin: cannot write in /proc/self: .*; choose another"):
+        atomic_write_bytes("/proc/self/x.bin", b"data")
+
+
 def test_written_file_gets_ordinary_permissions(tmp_path):
     atomic_write_bytes(tmp_path / "x.bin", b"data")
     mask = os.umask(0)

@@ -390,6 +390,8 @@ def _format_info(info, prefix=""):
             parts.append(_format_info(value, f"{prefix}{key}."))
         elif isinstance(value, float):
             parts.append(f"{prefix}{key}={value:.6g}")
+        elif value is None:  # JSON's null, in the words the line uses elsewhere
+            parts.append(f"{prefix}{key}=none")
         else:
             parts.append(f"{prefix}{key}={value}")
     return " ".join(part for part in parts if part)

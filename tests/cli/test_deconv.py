@@ -155,8 +155,9 @@ def test_an_image_with_no_blur_found_is_written_unchanged(run, tmp_path):
     # still scale it by 1 / (1 + NSR), darkening it by 9% at NSR 0.1.
     sample = ROOT / "sample_images" / "camera.png"
     out, report = tmp_path / "out.png", tmp_path / "report.json"
-    result = run("deconv", sample, "-o", out, "--nsr", "0.1", "--report", report)
+    result = run("deconv", sample, "-o", out, "--nsr", "0.1", "--report", report, "-v")
     assert result.exit_code == 0, result.stderr
+    assert " nsr=none nsr_source=none " in result.stderr
     np.testing.assert_array_equal(cv2.imread(str(out), cv2.IMREAD_UNCHANGED),
                                   cv2.imread(str(sample), cv2.IMREAD_UNCHANGED))
     parameters = json.loads(report.read_text())["records"][0]["parameters"]

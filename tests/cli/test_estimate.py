@@ -81,7 +81,7 @@ def test_flat_image_is_reported_as_no_blur(run, tmp_path):
 def test_too_small_image_is_one_line_error(run, tmp_path):
     tiny = tmp_path / "tiny.png"
     cv2.imwrite(str(tiny), np.zeros((16, 16), np.uint8))
-    assert_one_error(run("estimate", tiny), 3, "tiny.png", "32x32", "(16, 16)")
+    assert_one_error(run("estimate", tiny), 3, "tiny.png", "16x16 pixels is too small: 32x32")
 
 
 def test_unknown_kind_is_a_usage_error(run, motion_png):
