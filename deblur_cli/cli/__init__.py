@@ -4,10 +4,13 @@ Subcommand modules are imported only when their command runs, and they import th
 numeric libraries inside the command body, so ``deblur --help`` starts fast.
 """
 
+import contextlib
 import importlib
 import importlib.util
 import os
+import signal
 import sys
+import threading
 import traceback
 
 import click
@@ -31,6 +34,29 @@ COMMANDS = {
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell tool whose reader has gone ends: quietly
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: the command stops as on Ctrl-C (workers ended, partial files removed)."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Within the block, SIGTERM (``kill``, a job scheduler's time limit) raises :class:`_Terminated`."""
+    if threading.current_thread() is not threading.main_thread():  # only there can Python handle signals
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
 
 # Click >= 8.2 raises this for a group named without a command (its help, exit 2).
 _HELP_INSTEAD = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -74,7 +100,8 @@ class DeblurGroup(click.Group):
     def invoke(self, ctx):
         debug = ctx.params.get("debug", False)
         try:
-            return super().invoke(ctx)
+            with _terminate_as_interrupt():
+                return super().invoke(ctx)
         except DeblurError as e:
             if debug:
                 traceback.print_exc()
@@ -83,6 +110,9 @@ class DeblurGroup(click.Group):
         except BrokenPipeError:  # the reader of printed results has gone (`deblur estimate dir/ | head`)
             sys.stdout = open(os.devnull, "w")
             ctx.exit(EXIT_BROKEN_PIPE)
+        except _Terminated:
+            click.echo("deblur: terminated", err=True)
+            ctx.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
             click.echo("deblur: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)

@@ -20,12 +20,9 @@ Example
         return Task(process, {"nsr": nsr})
 """
 
-import contextlib
 import functools
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -190,15 +187,10 @@ def image_command(*, writes_images=True, default_suffix="_out", preload=()):
         def run(**options):
             from ..batch import job_count, may_be_several, prepare_workers
 
-            try:
-                with _terminate_as_interrupt():
-                    if job_count(options["jobs"]) > 1 and may_be_several(options["inputs"]):
-                        prepare_workers(worker_modules)
-                    task = function(**options)
-                    _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
-            except _Terminated:
-                click.echo("deblur: terminated", err=True)
-                raise click.exceptions.Exit(EXIT_TERMINATED) from None
+            if job_count(options["jobs"]) > 1 and may_be_several(options["inputs"]):
+                prepare_workers(worker_modules)
+            task = function(**options)
+            _execute(name, task, options, writes_images=writes_images, default_suffix=default_suffix)
 
         run.__click_params__ = []
         for option in reversed([*_runner_options(writes_images, default_suffix), max_pixels_option]):
@@ -208,30 +200,6 @@ def image_command(*, writes_images=True, default_suffix="_out", preload=()):
         return click.command(name=name)(run)
 
     return decorate
-
-
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: the command stops as on Ctrl-C (workers ended, partial files removed)."""
-
-
-def _raise_terminated(signum, frame):
-    raise _Terminated
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """Within the block, SIGTERM (``kill``, a job scheduler's time limit) raises :class:`_Terminated`."""
-    if threading.current_thread() is not threading.main_thread():  # only there can Python handle signals
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _plan(items, options, writes_images, default_suffix, reads):

@@ -1,6 +1,7 @@
 """The command group: help, version, error lines and exit codes for bad files."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -181,3 +182,19 @@ def test_a_file_name_with_a_newline_keeps_the_error_on_one_line(run, tmp_path):
     bad.write_bytes(b"not an image")
     result = run("convert", bad, "-o", tmp_path / "o.png")
     assert_one_error(result, 3, "ba\\nd.png: not a supported image")
+
+
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_every_command_stops_on_a_signal_with_its_exit_code_and_no_partial_file(run, tmp_path, monkeypatch,
+                                                                                 signum, code, word):
+    import deblur_cli.images
+
+    def signal_in_the_middle_of_the_write(fd):  # in place of os.fsync, after the data and before the rename
+        os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(deblur_cli.images.os, "fsync", signal_in_the_middle_of_the_write)
+    result = run("psf", "motion", "--length", 9, "--angle", 0, "-o", tmp_path / "k.npy")
+    assert result.exit_code == code
+    assert result.stderr == f"deblur: {word}\n"
+    assert os.listdir(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
