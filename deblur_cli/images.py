@@ -537,11 +537,11 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
 
 def _check_writable(image):
     """Refuse what no file can hold as it is: NaN would be written as 0, other channel counts mislabelled."""
-    pixels = as_image(image.pixels, what="image to write", dtype=None)
+    pixels = as_image(image.pixels, what="image to write")  # float32, as a float file holds it
     if pixels.ndim == 3 and pixels.shape[2] not in (1, 3):
         raise InputError(f"image to write must be grey or RGB, got {pixels.shape[2]} colour channels")
     if image.alpha is not None:
-        alpha = as_image(image.alpha, what="alpha to write", dtype=None)
+        alpha = as_image(image.alpha, what="alpha to write")
         if alpha.shape != pixels.shape[:2]:
             raise InputError(f"alpha to write must be of shape {pixels.shape[:2]}, got {alpha.shape}")
 

@@ -1,11 +1,14 @@
-"""TIFF decoding: the first image of a file, as samples in the file's own meaning.
+"""TIFF decoding: the first image (series) of a file, as samples in the file's own meaning.
 
 tifffile reads the file. The photometric interpretation is applied here, so that
 every image comes out as grey or RGB, with or without unassociated alpha:
 
 - 2- and 4-bit samples are scaled exactly to 8 bits (times 85 and 17, as libpng does);
-  other integer depths than 1, 8 and 16 bits are refused;
-- MINISWHITE grey is inverted (max - value; float has no defined white and is refused);
+  other integer depths than 1, 8 and 16 bits are refused, and so are signed samples and
+  1-bit images of several samples;
+- one extra sample is alpha, whatever its ExtraSamples type; more are refused;
+- MINISWHITE grey is inverted (max - value; float has no defined white and is refused),
+  its alpha is not;
 - a palette (PALETTE) becomes RGB through its colormap: 8-bit when every entry is an
   8-bit value (stored as it is, times 257 or times 256), else 16-bit;
 - associated (premultiplied) alpha is un-premultiplied (colour / alpha where alpha > 0,
@@ -13,7 +16,7 @@ every image comes out as grey or RGB, with or without unassociated alpha:
 - CMYK (SEPARATED), Lab, YCbCr outside JPEG and other colour spaces are refused.
 
 Compressions (LZW, JPEG, ...) and bit unpacking are imagecodecs' work, through tifffile:
-exact, and damaged data raises instead of printing from C.
+exact, and damaged data raises (where the codec can tell) instead of printing from C.
 """
 
 import contextlib
@@ -29,8 +32,8 @@ from .images import _check_pixel_count, _short
 
 __all__ = ["decode_tiff"]
 
-_SCALE_TO_8_BITS = {1: 255, 2: 85, 4: 17}  # 1-bit samples come as bool
-
+_INTEGER_DEPTHS = (1, 2, 4, 8, 16)  # 1-bit samples come as bool
+_SCALE_TO_8_BITS = {2: 85, 4: 17}
 
 
 class _HoldRecords(logging.Filter):
@@ -63,7 +66,25 @@ def _tifffile_records_held():
 def decode_tiff(data, path, max_pixels):
     """The first image of a TIFF, samples last: (H, W) or (H, W, S), planar files too.
 
-    Grey or RGB, then alpha (unassociated) if any; uint8, uint16, bool or float.
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    path : str or None
+        Named in errors.
+    max_pixels : int or None
+        Images with more pixels are refused before their data is decoded.
+
+    Returns
+    -------
+    ndarray
+        Grey or RGB, then alpha (unassociated) if any; uint8, uint16, bool or float.
+
+    Raises
+    ------
+    InputError
+        A damaged file, more than one image in the first series, more pixels than
+        ``max_pixels``, or a layout, sample type or colour space not supported.
     """
     import tifffile
 
@@ -111,14 +132,24 @@ def _first_image(tiff, messages, path):
 
 
 def _check_supported(page, path):
-    """Refuse integer depths other than 1, 2, 4, 8 and 16 bits, and colour spaces other than
-    grey, RGB and palette (YCbCr only inside JPEG, which is decoded to RGB)."""
+    """Refuse signed samples, integer depths other than 1, 2, 4, 8 and 16 bits (1 bit for
+    grey alone), more than one extra sample (alpha), and colour spaces other than grey,
+    RGB and palette (YCbCr only inside JPEG, which is decoded to RGB)."""
     from tifffile import COMPRESSION, PHOTOMETRIC
 
     photometric = page.photometric
     bits = page.bitspersample
-    if page.sampleformat != 3 and bits not in (*_SCALE_TO_8_BITS, 8, 16):
+    if page.sampleformat == 2:
+        raise InputError(f"signed {bits}-bit samples in a TIFF are not supported; use 8-bit, 16-bit or float images",
+                         path)
+    if page.sampleformat != 3 and bits not in _INTEGER_DEPTHS:
         raise InputError(f"{bits}-bit samples in a TIFF are not supported; save it with 8 or 16 bits", path)
+    if bits == 1 and page.samplesperpixel > 1:
+        raise InputError("1-bit TIFF of several samples (colour or alpha) is not supported; save it with 8 bits",
+                         path)
+    if len(page.extrasamples) > 1:
+        raise InputError(f"TIFF with {len(page.extrasamples)} extra samples is not supported, only one (alpha); "
+                         "save it without the others", path)
     if photometric in (PHOTOMETRIC.MINISWHITE, PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.RGB, PHOTOMETRIC.PALETTE):
         if photometric == PHOTOMETRIC.PALETTE and page.extrasamples:
             raise InputError("palette TIFF with extra samples is not supported; save it as RGB or RGBA", path)
@@ -136,7 +167,11 @@ def _photometric_applied(array, page, path):
     if page.photometric == PHOTOMETRIC.PALETTE:
         return _palette_applied(array, page.colormap, path)
     if page.photometric == PHOTOMETRIC.MINISWHITE:
-        array = _inverted(array, (1 << page.bitspersample) - 1, path)
+        top = (1 << page.bitspersample) - 1
+        if page.extrasamples:  # the alpha after the grey keeps its meaning
+            array = np.concatenate([_inverted(array[..., :1], top, path), array[..., 1:]], axis=-1)
+        else:
+            array = _inverted(array, top, path)
     return _full_range(array, page.bitspersample)
 
 
@@ -189,14 +224,14 @@ def _unassociated(array, page):
     """Colour divided by alpha where alpha > 0 when the file's alpha is associated (premultiplied)."""
     from tifffile import EXTRASAMPLE
 
-    if not page.extrasamples or page.extrasamples[0] != EXTRASAMPLE.ASSOCALPHA or array.ndim != 3:
+    if not page.extrasamples or page.extrasamples[0] != EXTRASAMPLE.ASSOCALPHA:
         return array
     colour, alpha = array[..., :-1].astype(np.float64), array[..., -1:].astype(np.float64)
     covered = np.broadcast_to(alpha > 0, colour.shape)
     if array.dtype.kind == "f":
         with np.errstate(over="ignore"):  # a huge quotient becomes inf, refused as such by decode_image
             np.divide(colour, alpha, out=colour, where=covered)
-        return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
+            return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
     top = np.iinfo(array.dtype).max
     scaled = np.divide(colour * top, alpha, out=colour.copy(), where=covered)
     colour = np.clip(np.rint(scaled), 0, top)

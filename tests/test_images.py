@@ -236,6 +236,7 @@ def test_written_file_gets_ordinary_permissions(tmp_path):
     (np.zeros(3, np.float32), None, "image to write must be a non-empty (H, W) or (H, W, C) array, got shape (3,)"),
     (np.zeros((2, 3), np.float32), np.ones((3, 2), np.float32), "alpha to write must be of shape (2, 3), got (3, 2)"),
     (np.zeros((2, 3), np.float32), np.full((2, 3), np.inf, np.float32), "alpha to write holds 6 infinite values"),
+    (np.full((2, 3), 1e39), None, "image to write holds 6 values beyond float32's range"),
 ])
 @pytest.mark.parametrize("extension", [".png", ".tif"])
 def test_encode_refuses_what_no_file_holds_as_it_is(pixels, alpha, message, extension, recwarn):
@@ -381,6 +382,35 @@ def test_associated_alpha_of_float_tiff_is_divided_out():
     image = decode_image(tiff_bytes(array, photometric="minisblack", extrasamples=["assocalpha"]), "f.tif")
     np.testing.assert_allclose(image.pixels, [[0.5, 0.0, 0.15]], rtol=1e-6)
     np.testing.assert_array_equal(image.alpha, array[..., 1])
+
+
+def test_associated_alpha_of_float_tiff_beyond_float32_is_one_error_without_warnings(recwarn):
+    array = np.array([[[3e38, 0.0, 0.0, 1e-3]]], np.float32)
+    with pytest.raises(InputError, match="holds 1 infinite value"):
+        decode_image(tiff_bytes(array, photometric="rgb", extrasamples=["assocalpha"]), "huge.tif")
+    assert not recwarn.list
+
+
+def test_miniswhite_alpha_is_not_inverted():
+    grey_alpha = np.array([[[0, 255], [100, 0]], [[200, 128], [50, 255]]], np.uint8)
+    data = tiff_bytes(grey_alpha, photometric="miniswhite", extrasamples=["unassalpha"])
+    image = decode_image(data, "white.tif")
+    np.testing.assert_array_equal(image.pixels * 255, 255 - grey_alpha[..., 0])
+    np.testing.assert_array_equal(image.alpha * 255, grey_alpha[..., 1])
+
+
+@pytest.mark.parametrize("array, kwargs, message", [
+    (np.arange(16, dtype=np.int16).reshape(4, 4), {"photometric": "miniswhite"},
+     "signed 16-bit samples in a TIFF are not supported"),
+    (np.zeros((3, 3, 3), np.uint8), {"photometric": "minisblack", "planarconfig": "contig",
+                                     "extrasamples": ["unassalpha", "unspecified"]},
+     "TIFF with 2 extra samples is not supported, only one (alpha)"),
+    (np.ones((2, 3, 4), bool), {"photometric": "rgb", "bitspersample": 1, "extrasamples": ["assocalpha"]},
+     "1-bit TIFF of several samples (colour or alpha) is not supported"),
+])
+def test_tiff_samples_of_no_supported_meaning_are_refused(array, kwargs, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        decode_image(tiff_bytes(array, **kwargs), "x.tif")
 
 
 def test_partial_write_of_a_killed_process_is_removed(tmp_path):
