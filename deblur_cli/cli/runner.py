@@ -208,7 +208,7 @@ def _plan(items, options, writes_images, default_suffix, reads):
     No output may be an input or one of ``reads`` (see :func:`_files_read`).
     """
     from ..batch import find_collisions
-    from ..errors import ParameterError
+    from ..errors import OutputError, ParameterError
     from ..images import check_bit_depth, check_output_path, format_extension
 
     if not writes_images:
@@ -219,6 +219,8 @@ def _plan(items, options, writes_images, default_suffix, reads):
     if output is not None:
         if len(items) > 1:
             raise ParameterError(f"-o takes one input, got {len(items)}; use --out-dir DIR for many")
+        if output != "-" and os.path.isdir(output):
+            raise OutputError("-o names a directory; give a file name, or --out-dir DIR for many outputs", output)
         if output != "-" and options["fmt"] is None and format_extension(output) is None:
             raise ParameterError(f"cannot tell the format of {output} from its extension; add --format")
         named = format_extension(output) if output != "-" else None

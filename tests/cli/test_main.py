@@ -105,6 +105,14 @@ def test_output_equal_to_input_is_refused_and_input_unchanged(run, rgb_png):
     assert (rgb_png.read_bytes(), rgb_png.stat().st_mtime_ns) == before
 
 
+@pytest.mark.parametrize("name", ["adir", "adir.png"])
+def test_a_directory_as_output_is_named_as_such(run, tmp_path, rgb_png, name):
+    (tmp_path / name).mkdir()
+    result = run("convert", rgb_png, "-o", tmp_path / name, "--overwrite")
+    assert_one_error(result, 3, f"{name}: -o names a directory; give a file name, or --out-dir DIR")
+    assert os.listdir(tmp_path / name) == []
+
+
 def test_existing_output_needs_overwrite(run, tmp_path, rgb_png):
     existing = tmp_path / "out.png"
     existing.write_bytes(b"keep me")
