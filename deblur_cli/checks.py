@@ -44,7 +44,7 @@ def _check_shape(array, what, min_side):
         raise InputError(f"{what} of {width}x{height} pixels is too small: {min_side}x{min_side} at least are needed")
 
 
-def check_values(array, what, dtype=None, *, source=None):
+def check_values(array, what, dtype=None, *, source=None, error=InputError):
     """Refuse an array that is not of real numbers, or holds NaN, infinite or out-of-range values.
 
     Parameters
@@ -57,14 +57,16 @@ def check_values(array, what, dtype=None, *, source=None):
         Float type the values are to fit; by default the array's own.
     source : str, optional
         File the values came from, named in the error.
+    error : type, optional
+        The DeblurError class to raise.
 
     Raises
     ------
     InputError
-        Counting each kind of bad value found.
+        (or ``error``) Counting each kind of bad value found.
     """
     if array.dtype.kind not in "biuf":
-        raise InputError(f"{what} must hold real numbers, got {array.dtype}", source)
+        raise error(f"{what} must hold real numbers, got {array.dtype}", source)
     if array.dtype.kind != "f":
         return  # integers are finite and fit float32
     target = np.dtype(array.dtype if dtype is None else dtype)
@@ -80,7 +82,7 @@ def check_values(array, what, dtype=None, *, source=None):
     ]
     found = ", ".join(_plural(*count) for count in counts if count[0])
     within = f" within {target.name}'s range" if counts[2][0] else ""
-    raise InputError(f"{what} holds {found}; give finite values{within}", source)
+    raise error(f"{what} holds {found}; give finite values{within}", source)
 
 
 def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):

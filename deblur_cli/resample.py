@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .checks import as_image, check_int
+from .checks import as_image, check_int, check_values
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS
@@ -71,18 +71,13 @@ def _pair(value, name, minimum):
 def _check_kernel(kernel, error=ParameterError, path=None):
     """Return ``kernel`` as a float32 2-D array, or raise ``error`` saying what is wrong."""
     try:
-        array = np.asarray(kernel, dtype=np.float32)
+        array = np.asarray(kernel)
     except (TypeError, ValueError):
         raise error("kernel is not an array of numbers", path) from None
     if array.ndim != 2 or array.size == 0:
         raise error(f"kernel must be a non-empty 2-D array, got shape {array.shape}", path)
-    if not np.all(np.isfinite(array)):
-        raise error(
-            f"kernel has {np.count_nonzero(~np.isfinite(array))} NaN or infinite values; "
-            "every weight must be a finite number",
-            path,
-        )
-    return np.ascontiguousarray(array)
+    check_values(array, "kernel", np.float32, source=path, error=error)
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def _as_channels(pixels):

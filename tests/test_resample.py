@@ -272,7 +272,7 @@ def test_output_padding_may_reach_the_dilation_as_in_pytorch():
 
 @pytest.mark.parametrize(
     "kernel, fragment",
-    [(np.array([[1.0, np.nan]]), "1 NaN or infinite"), (np.ones(3), "2-D"), (np.ones((0, 2)), "non-empty"),
+    [(np.array([[1.0, np.nan]]), "1 NaN value"), (np.ones(3), "2-D"), (np.ones((0, 2)), "non-empty"),
      (np.ones((2, 2, 2)), "2-D")],
 )
 def test_bad_kernels_are_refused(kernel, fragment):
@@ -439,7 +439,7 @@ def test_load_kernel_refuses_bad_files(tmp_path):
     np.save(tmp_path / "cube.npy", np.ones((2, 2, 2)))
     (tmp_path / "text.csv").write_text("a,b\n")
     cv2.imwrite(str(tmp_path / "colour.png"), np.zeros((3, 3, 3), np.uint8) + [0, 0, 255])
-    cases = [("nan.csv", "1 NaN or infinite"), ("cube.npy", "2-D"), ("text.csv", "cannot read kernel"),
+    cases = [("nan.csv", "1 NaN value"), ("cube.npy", "2-D"), ("text.csv", "cannot read kernel"),
              ("colour.png", "greyscale"), ("missing.npy", "no such kernel file")]
     for name, fragment in cases:
         with pytest.raises(InputError, match=fragment) as caught:

@@ -171,7 +171,7 @@ def test_bad_values_are_one_line_exit_2_and_write_nothing(run, tmp_path, rgb_png
 @pytest.mark.parametrize(
     "name, content, fragment",
     [
-        ("nan.csv", "1,2\nnan,4\n", "1 NaN or infinite values"),
+        ("nan.csv", "1,2\nnan,4\n", "kernel holds 1 NaN value"),
         ("missing.npy", None, "no such kernel file"),
         ("words.csv", "a,b\n", "cannot read kernel"),
         ("zero.csv", "1,-1\n", "sums to 0"),
