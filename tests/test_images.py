@@ -634,7 +634,8 @@ def test_pillows_pixel_limit_is_lifted_for_our_reads_only(monkeypatch, extension
 
     monkeypatch.setattr(PILModule, "MAX_IMAGE_PIXELS", pillow_limit)
     array = random_array(np.uint8, "rgb", shape=(40, 100))
-    ok, data = cv2.imencode(extension, array[..., ::-1], [cv2.IMWRITE_WEBP_QUALITY, 101])  # WebP lossless
+    lossless = [cv2.IMWRITE_WEBP_QUALITY, 101] if extension == ".webp" else []
+    ok, data = cv2.imencode(extension, array[..., ::-1], lossless)
     assert ok
     image = decode_image(data.tobytes(), "x" + extension, max_pixels=4_000)
     assert image.shape == (40, 100)
