@@ -71,7 +71,12 @@ def check_values(array, what, dtype=None, *, source=None, error=InputError):
         return  # integers are finite and fit float32
     target = np.dtype(array.dtype if dtype is None else dtype)
     largest = np.finfo(target).max
-    # min and max propagate NaN: two fast passes, and counting only when something is wrong.
+    # One fast pass: a finite sum means no NaN or infinity (NaN propagates, inf - inf is NaN);
+    # a sum that overflows only sends the check on to min and max, which propagate NaN too.
+    if target.itemsize >= array.dtype.itemsize:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.add.reduce(array, axis=None)):
+                return
     if -largest <= array.min() and array.max() <= largest:
         return
     finite = np.isfinite(array)
