@@ -6,7 +6,7 @@ Cases, per noise level (BSNR 40, 30 and 20 dB, BSNR = 10 log10(var(blurred) / si
 ``--cases`` of them, one quarter each of motion (length 7-45 px, angle 0-180 deg, both
 uniform to 0.1), defocus (radius 2-15 px, to 0.01), Gaussian (sigma 1-5 px, to 0.01) and
 no blur, over the four sample images in turn. Each is made as `deblur blur` makes it
-(`deblur_cli.blur.blur`, then white Gaussian noise, then rounding to the file's 8 or 16
+(`deblur_cli.forward.blur`, then white Gaussian noise, then rounding to the file's 8 or 16
 bits) and is then cropped by the PSF's size on every side, as `bench_quality.py` does, so
 that its borders hold light from outside the frame.
 
@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.deconv import wiener
 from deblur_cli.estimate import estimate_blur, estimate_psf
 from deblur_cli.images import read_image, write_image

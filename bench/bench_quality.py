@@ -4,7 +4,7 @@ Usage: python bench/bench_quality.py [--images astronaut camera ...] [--quick]
 
 Cases: every sample image x {motion 15 px at 30 deg, motion 21 px at 100 deg, defocus
 radius 5, Gaussian sigma 2.5} x noise sigma {0.002, 0.01}. Each case is made by the forward
-model of `deblur blur` (`deblur_cli.blur.blur`, fixed seed) and then cropped by the PSF's
+model of `deblur blur` (`deblur_cli.forward.blur`, fixed seed) and then cropped by the PSF's
 size on every side, so that its borders hold light from outside the frame, as a camera's
 do; the sharp reference is cropped the same way.
 
@@ -30,7 +30,7 @@ import time
 import cv2
 import numpy as np
 
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.deconv import wiener
 from deblur_cli.images import read_image
 from deblur_cli.psf import defocus, gaussian, motion

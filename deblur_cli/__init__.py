@@ -18,7 +18,7 @@ _EXPORTS = {
     "gaussian": "psf",
     "load_psf": "psf",
     "psf2otf": "psf",
-    "blur": "blur",
+    "blur": "forward",
     "extend": "boundary",
     "wiener": "deconv",
     "noise_sigma": "estimate",

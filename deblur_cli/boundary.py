@@ -72,7 +72,7 @@ def _bands(start, length, reach, size):
 
 def _blurred_block(canvas, rows, cols, psf):
     """``psf`` convolved with ``canvas`` over ``canvas[rows, cols]``, with the context it needs."""
-    from .blur import blur
+    from .forward import blur
 
     ry, rx = psf.shape[0] // 2, psf.shape[1] // 2
     r0, r1 = max(rows.start - ry, 0), min(rows.stop + ry, canvas.shape[0])

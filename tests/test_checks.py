@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deblur_cli.checks import as_image
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.boundary import edgetaper, extend
 from deblur_cli.deconv import wiener
 from deblur_cli.errors import InputError, ParameterError

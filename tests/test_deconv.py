@@ -6,7 +6,7 @@ import scipy.ndimage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.deconv import laplacian_otf, laplacian_power, wiener
 from deblur_cli.errors import InputError, ParameterError
 from deblur_cli.psf import defocus, gaussian, motion

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.errors import InputError, ParameterError
 from deblur_cli.estimate import estimate_blur, estimate_psf, gcv_nsr, noise_sigma
 from deblur_cli.estimate_blind import radial_transfer

@@ -57,7 +57,7 @@ def process(image, *, psf, psf_info, noise, seed, relpath):
         The blurred image, and the record's parameters: ``psf``, ``noise``, and with
         noise ``seed`` and ``image_seed``.
     """
-    from ..blur import blur
+    from ..forward import blur
 
     derived = image_seed(seed, relpath) if noise > 0 else None
     pixels = blur(image.pixels, psf, noise_sigma=noise, seed=derived)
@@ -68,7 +68,7 @@ def process(image, *, psf, psf_info, noise, seed, relpath):
     return image.with_pixels(pixels), info
 
 
-@image_command(writes_images=True, default_suffix="_blurred", preload=("deblur_cli.blur",))
+@image_command(writes_images=True, default_suffix="_blurred", preload=("deblur_cli.forward",))
 @psf_options
 @click.option("--noise", type=float, default=0.0, show_default=True, metavar="SIGMA",
               help="Standard deviation of added Gaussian noise, as a fraction of full range (e.g. 0.01).")
@@ -90,7 +90,7 @@ def command(motion, defocus, gaussian, psf_file, psf_center, noise, seed, **_):
     """
     import secrets
 
-    from ..blur import check_noise_sigma
+    from ..forward import check_noise_sigma
     from ..errors import ParameterError
     from .psf import make_psf
 

@@ -70,7 +70,7 @@ def _nsr(nsr_text, snr_db):
 
 
 @image_command(writes_images=True, default_suffix="_deblurred",
-               preload=("deblur_cli.deconv", "deblur_cli.boundary", "deblur_cli.blur", "scipy.fft"))
+               preload=("deblur_cli.deconv", "deblur_cli.boundary", "deblur_cli.forward", "scipy.fft"))
 @psf_options
 @click.option("--nsr", "nsr_text", default=None, metavar="X|auto",
               help="Noise-to-signal power ratio (> 0; larger is smoother), or 'auto' to choose it "

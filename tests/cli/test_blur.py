@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.psf import defocus, motion
 
 from .expect import assert_one_error

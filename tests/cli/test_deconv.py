@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.deconv import wiener
 from deblur_cli.psf import motion
 

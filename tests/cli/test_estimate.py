@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.psf import defocus, motion
 
 from .expect import assert_one_error

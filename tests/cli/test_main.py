@@ -185,6 +185,16 @@ def test_every_public_name_is_importable_from_the_package():
         assert getattr(deblur_cli, name) is not None
 
 
+def test_public_names_are_the_functions_even_after_their_modules_are_imported():
+    code = ("import importlib, deblur_cli\n"
+            "for module in {m for m in deblur_cli._EXPORTS.values()}:\n"
+            "    importlib.import_module('deblur_cli.' + module)\n"
+            "clashes = [n for n in deblur_cli._EXPORTS if type(getattr(deblur_cli, n)).__name__ == 'module']\n"
+            "print(clashes)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == "[]\n"
+
+
 def test_a_file_name_with_a_newline_keeps_the_error_on_one_line(run, tmp_path):
     bad = tmp_path / "ba\nd.png"
     bad.write_bytes(b"not an image")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from deblur_cli.blur import blur
+from deblur_cli.forward import blur
 from deblur_cli.errors import InputError, ParameterError
 from deblur_cli.psf import defocus, gaussian, motion
 
