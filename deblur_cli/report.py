@@ -301,4 +301,7 @@ def write_report(path, command, records, summary, *, overwrite=True):
     from .images import atomic_write_bytes
 
     render = to_json if report_format(path) == "json" else to_csv
-    atomic_write_bytes(path, render(command, records, summary).encode("utf-8"), overwrite=overwrite)
+    # A file name that is not UTF-8 (held by Python as lone surrogates) goes back to its own
+    # bytes, as it does on standard output; JSON has escaped it already.
+    data = render(command, records, summary).encode("utf-8", "surrogateescape")
+    atomic_write_bytes(path, data, overwrite=overwrite)

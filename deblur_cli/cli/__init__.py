@@ -99,6 +99,9 @@ class DeblurGroup(click.Group):
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug", False)
+        # A file name that is not UTF-8 (lone surrogates in Python) prints as its own bytes, as ls prints it.
+        with contextlib.suppress(AttributeError, ValueError):
+            sys.stdout.reconfigure(errors="surrogateescape")
         try:
             with _terminate_as_interrupt():
                 return super().invoke(ctx)

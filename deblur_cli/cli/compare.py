@@ -173,12 +173,10 @@ def _check(quality, settings):
 def _compare(pair, settings):
     """Measure one pair: (record, outcome) where outcome is ok, failed or error.
 
-    Raises
-    ------
-    ParameterError
-        An option does not fit this pair (``--crop-border`` larger than the images).
+    A pair that cannot be measured, because a file cannot be read or the images do not
+    fit each other or the options (``--crop-border`` larger than the images), is an error.
     """
-    from ..errors import DeblurError, ParameterError
+    from ..errors import DeblurError
     from ..images import read_image
     from ..metrics import quality
 
@@ -200,8 +198,6 @@ def _compare(pair, settings):
     except DeblurError as e:
         if e.path is None:
             e.path = pair.image
-        if isinstance(e, ParameterError):
-            raise  # an option that does not fit the images: a usage error of the whole run (exit 2)
         record["error"] = str(e)
         outcome = _ERROR
     else:
@@ -327,8 +323,8 @@ def command(reference, image, min_psnr, min_ssim, max_diff, channel, crop_border
         "seconds": round(time.perf_counter() - started, 3),
         "thresholds": settings.thresholds(),
     }
+    if report_path is not None:  # first: a reader of stdout that leaves early must not cost the report
+        report.write_report(report_path, "compare", records, summary)
     render = report.to_json if as_json else report.to_csv if as_csv else report.to_text
     click.echo(render("compare", records, summary), nl=False)
-    if report_path is not None:
-        report.write_report(report_path, "compare", records, summary)
     _conclude(results, single=len(pairs) == 1 and not os.path.isdir(reference))

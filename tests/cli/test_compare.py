@@ -4,6 +4,9 @@ import csv
 import io
 import json
 import math
+import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -169,12 +172,11 @@ def test_json_and_csv_together_is_a_usage_error(run, files):
     assert_one_error(run("compare", files["reference"], files["near"], "--json", "--csv"), 2, "not both")
 
 
-@pytest.mark.parametrize("extra", [[], ["--json"], ["--report", "r.json"]])
-def test_a_crop_border_larger_than_the_images_is_a_usage_error(run, files, tmp_path, extra):
-    extra = [str(tmp_path / a) if a.endswith(".json") else a for a in extra]
-    result = run("compare", files["reference"], files["near"], "--crop-border", 24, *extra)
-    assert_one_error(result, 2, "near.png", "cropping 24 pixels from every side leaves nothing of a 64x48 image; crop at most 23")
-    assert result.stdout == "" and not (tmp_path / "r.json").exists()
+def test_a_crop_border_larger_than_the_images_leaves_the_pair_unmeasured(run, files, tmp_path):
+    report = tmp_path / "r.json"
+    result = run("compare", files["reference"], files["near"], "--crop-border", 24, "--report", report)
+    assert_one_error(result, 3, "near.png", "cropping 24 pixels from every side leaves nothing of a 64x48 image; crop at most 23")
+    assert strict_loads(report.read_text())["summary"]["errors"] == 1
 
 
 def test_channel_y_and_crop_border_reach_the_metrics(run, files):
@@ -390,13 +392,15 @@ def test_a_read_error_wins_over_a_threshold_failure(run, trees):
 
 
 @pytest.mark.parametrize("jobs", [1, 3])
-def test_a_crop_border_too_large_for_one_pair_of_a_tree_is_a_usage_error(run, trees, jobs):
+def test_a_crop_border_too_large_for_one_pair_of_a_tree_fails_that_pair_alone(run, trees, jobs, tmp_path):
     expected, actual = trees
     for tree in trees:
         save(tree / "sub" / "tiny.png", smooth(5, shape=(12, 12, 3)))
-    result = run("compare", expected, actual, "--crop-border", 6, "--json", "--jobs", jobs)
-    assert_one_error(result, 2, "tiny.png", "cropping 6 pixels from every side leaves nothing of a 12x12 image")
-    assert result.stdout == ""
+    result = run("compare", expected, actual, "--crop-border", 6, "--json", "--jobs", jobs, "--diff", tmp_path / "d")
+    assert_one_error(result, 3, "1 of", "tiny.png", "cropping 6 pixels from every side leaves nothing of a 12x12 image")
+    records = strict_loads(result.stdout)["records"]
+    measured = [r for r in records if r["quality"] is not None]
+    assert len(measured) == len(records) - 1 and all(os.path.exists(r["output"]) for r in measured)
 
 
 def test_parallel_jobs_give_the_same_report_in_the_same_order(run, trees):
@@ -437,3 +441,28 @@ def test_a_diff_directory_under_a_file_is_refused_before_measuring(run, trees, t
     result = run("compare", expected, actual, "--diff", tmp_path / "afile" / "sub")
     assert_one_error(result, 3, "afile is a file, not a directory; choose another --diff")
     assert result.stdout == ""
+
+
+def test_the_report_is_written_though_the_reader_of_stdout_left(trees, tmp_path):
+    expected, actual = trees
+    report = tmp_path / "r.json"
+    command = [sys.executable, "-m", "deblur_cli", "compare", str(expected), str(actual), "--json", "--report", str(report)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before anything is printed
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 141, stderr
+    assert strict_loads(report.read_text())["summary"]["pairs"] == 3
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="the file system takes only UTF-8 names")
+def test_a_file_name_that_is_not_utf8_keeps_its_bytes_in_a_csv_report(run, tmp_path):
+    name = os.fsdecode(b"\xffbad.png")
+    ok, data = cv2.imencode(".png", smooth(3))  # (OpenCV's imwrite cannot take such a name)
+    assert ok
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / name).write_bytes(data.tobytes())
+    report = tmp_path / "r.csv"
+    result = run("compare", tmp_path / "a", tmp_path / "b", "--report", report)
+    assert result.exit_code == 0, result.stderr
+    assert b"\xffbad.png" in report.read_bytes()
