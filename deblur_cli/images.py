@@ -284,6 +284,8 @@ def _decode(data, path, max_pixels):
     import imageio.v3 as iio
 
     if not data:
+        if str(path) == "-":
+            raise InputError("standard input is empty; pipe an image into it")
         raise InputError("file is empty (0 bytes); it is not an image", path)
     ext = _sniff(data)
     if ext is None:

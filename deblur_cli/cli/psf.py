@@ -125,10 +125,11 @@ def _encode(kernel, path):
         buffer = io.BytesIO()
         np.savetxt(buffer, kernel, delimiter="," if lower.endswith(".csv") else " ", fmt="%.9g")
         return buffer.getvalue()
-    if extension is None:
+    if extension not in (".png", ".tif"):  # JPEG, BMP and WebP hold 8 bits, JPEG with losses
         from ..errors import ParameterError
 
-        raise ParameterError(f"cannot tell the format of {path} from its extension; use .npy, .csv, .txt, .png or .tif")
+        told = "cannot tell the format of" if extension is None else "a PSF image is 16-bit PNG or TIFF, not"
+        raise ParameterError(f"{told} {path}; use .npy, .csv, .txt, .png or .tif")
     image = Image(kernel / kernel.max(), source_dtype=np.dtype(np.uint16))
     return encode_image(image, extension)
 

@@ -187,6 +187,7 @@ def image_command(*, writes_images=True, default_suffix="_out", preload=()):
         def run(**options):
             from ..batch import job_count, may_be_several, prepare_workers
 
+            _refuse_two_readers_of_stdin(options)
             if job_count(options["jobs"]) > 1 and may_be_several(options["inputs"]):
                 prepare_workers(worker_modules)
             task = function(**options)
@@ -280,6 +281,23 @@ def _refuse_conflicts(options):
             raise ParameterError(f"{why}: give one of them")
 
 
+def _read_file_options(options):
+    """``[(value, option name)]`` of the options of type :class:`~.options.ReadFile` given."""
+    from .options import ReadFile
+
+    return [(options[param.name], param.opts[-1]) for param in click.get_current_context().command.params
+            if isinstance(param.type, ReadFile) and options.get(param.name)]
+
+
+def _refuse_two_readers_of_stdin(options):
+    """Standard input cannot be both the image and a file an option names ('-'): one would read it all."""
+    from ..errors import ParameterError
+
+    on_stdin = [option for value, option in _read_file_options(options) if value == "-"]
+    if on_stdin and "-" in options["inputs"]:
+        raise ParameterError(f"standard input can hold the image or the {on_stdin[0]} file, not both")
+
+
 def _files_read(items, options):
     """Files the command reads besides its inputs: no output may replace one, even with ``--overwrite``.
 
@@ -287,10 +305,7 @@ def _files_read(items, options):
     ``--kernel``), ``--reference``, and the references ``--reference-dir`` pairs with
     every input (of all shards). Returns ``{real path: option}`` of those that exist.
     """
-    from .options import ReadFile
-
-    named = [(options[param.name], param.opts[-1]) for param in click.get_current_context().command.params
-             if isinstance(param.type, ReadFile) and options.get(param.name)]
+    named = _read_file_options(options)
     if options.get("reference"):
         named.append((options["reference"], "--reference"))
     if options.get("reference_dir"):

@@ -172,6 +172,19 @@ def test_stdin_to_stdout(run, rgb_png):
     np.testing.assert_array_equal(iio.imread(result.stdout_bytes, extension=".tif"), iio.imread(rgb_png))
 
 
+@pytest.mark.parametrize("command, option", [("deconv", "--psf"), ("blur", "--psf"), ("upsample", "--kernel")])
+def test_stdin_cannot_hold_both_the_image_and_a_file_an_option_reads(run, tmp_path, rgb_png, command, option):
+    extra = ["--method", "transposed", "--scale", 2] if command == "upsample" else []
+    result = run(command, "-", "-o", tmp_path / "o.png", option, "-", *extra, input=rgb_png.read_bytes())
+    assert_one_error(result, 2, f"standard input can hold the image or the {option} file, not both")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_empty_stdin_is_named_as_such(run, tmp_path):
+    assert_one_error(run("convert", "-", "-o", tmp_path / "o.png", input=b""), 3,
+                     "standard input is empty; pipe an image into it")
+
+
 def test_max_pixels_is_enforced_through_the_cli(run, tmp_path, rgb_png):
     result = run("convert", rgb_png, "-o", tmp_path / "o.png", "--max-pixels", 100)
     assert_one_error(result, 3, "--max-pixels")

@@ -40,14 +40,16 @@ def test_png_is_16_bit_with_a_white_peak_and_loads_back(run, tmp_path):
     [(["defocus", "--radius", "-2"], 2, "radius must be > 0"),
      (["motion", "--length", "0"], 2, "length must be >= 1"),
      (["gaussian", "--sigma", "0"], 2, "sigma must be > 0"),
-     (["motion", "--length", "5", "-o", "k.gif"], 2, "format")],
+     (["motion", "--length", "5", "-o", "k.gif"], 2, "cannot tell the format of"),
+     (["motion", "--length", "5", "-o", "k.jpg"], 2, "a PSF image is 16-bit PNG or TIFF, not"),
+     (["motion", "--length", "5", "-o", "k.webp"], 2, "a PSF image is 16-bit PNG or TIFF, not")],
 )
 def test_bad_values_exit_with_one_line_and_no_file(run, tmp_path, args, code, fragment):
     out = tmp_path / "k.png"
     if "-o" not in args:
         args = [*args, "-o", out]
     else:
-        args = [a if a != "k.gif" else str(tmp_path / "k.gif") for a in args]
+        args = [str(tmp_path / a) if a.startswith("k.") else a for a in args]
     result = run("psf", *args)
     assert_one_error(result, code, fragment)
     assert list(tmp_path.iterdir()) == []
