@@ -261,9 +261,9 @@ def validate_psf(psf, image_shape=None, *, source=None):
 def recenter(psf):
     """Move a kernel's centroid onto its centre pixel by an integer shift.
 
-    The kernel is zero-padded on the side needed so that the pixel nearest to the
-    centroid (of the positive weights) becomes index ``(h // 2, w // 2)``; the values
-    themselves are not interpolated. Measured kernels are rarely centred, and an
+    The kernel's all-zero margins are cut, then it is zero-padded on the side needed so
+    that the pixel nearest to the centroid (of the positive weights) becomes index
+    ``(h // 2, w // 2)``; the values themselves are not interpolated. Measured kernels are rarely centred, and an
     off-centre kernel shifts the whole deconvolved image.
 
     Parameters
@@ -283,6 +283,10 @@ def recenter(psf):
         An invalid kernel (see :func:`validate_psf`).
     """
     kernel = validate_psf(psf)
+    rows, cols = np.flatnonzero(kernel.any(axis=1)), np.flatnonzero(kernel.any(axis=0))
+    # Zero margins place nothing: without them the kernel is as small as its weights allow,
+    # and so are the margins and edge bands the boundary handling gives it.
+    kernel = kernel[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     weights = np.maximum(kernel, 0.0, dtype=np.float64)
     pads = []
     for axis, size in enumerate(weights.shape):
@@ -310,13 +314,14 @@ def _read_table(path, what):
     delimiter = next((mark for mark in (";", ",") if any(mark in line for _, line in lines)), None)
     rows = []
     for number, line in lines:
+        if delimiter is not None:
+            line = line.rstrip(delimiter + " \t")  # a delimiter ending the row, as some spreadsheets write
         cells = [cell.strip() for cell in line.split(delimiter)]
-        try:
-            rows.append([float(cell) for cell in cells])
-        except ValueError:
-            bad = next(cell for cell in cells if not _is_number(cell))
+        bad = next((cell for cell in cells if not _is_number(cell)), None)
+        if bad is not None:
             raise InputError(f"cannot read {what} table: line {number} holds {bad!r}, not a number; "
-                             "give rows of numbers separated by commas or spaces", path) from None
+                             "give rows of numbers separated by semicolons, commas or spaces", path)
+        rows.append([float(cell) for cell in cells])
         if len(rows[-1]) != len(rows[0]):
             raise InputError(f"cannot read {what} table: line {number} has {len(rows[-1])} numbers, the first row "
                              f"{len(rows[0])}; give rows of numbers of one length", path)
@@ -324,6 +329,8 @@ def _read_table(path, what):
 
 
 def _is_number(text):
+    if "_" in text:  # float() takes "1_0" as 10, as Python source does; a table does not
+        return False
     try:
         float(text)
     except ValueError:

@@ -229,9 +229,16 @@ def test_recenter_validates_its_kernel_as_validate_psf(bad, found):
 def test_recenter_takes_huge_weights():
     kernel = np.zeros((3, 5))
     kernel[1, 3:] = 1e308
-    expected = np.zeros((3, 9))
-    expected[1, 3:5] = 0.5  # the centroid, 3.5, rounds to 4: the new centre
+    expected = np.array([[0.5, 0.5, 0.0]])  # zero margins cut; the centroid, 0.5, rounds to 1: the new centre
     np.testing.assert_array_equal(recenter(kernel), expected)
+
+
+def test_recenter_cuts_zero_margins_so_an_offset_kernel_becomes_the_tight_one():
+    tight = motion(9, 30)
+    offset = np.zeros((15, 15), np.float32)
+    offset[1 : 1 + tight.shape[0], 1 : 1 + tight.shape[1]] = tight
+    np.testing.assert_array_equal(recenter(offset), recenter(tight))
+    assert recenter(offset).shape == tight.shape
 
 
 @pytest.mark.parametrize(
@@ -274,9 +281,10 @@ def test_psf_and_kernel_loaders_read_the_same_weights_from_a_file(tmp_path):
     (tmp_path / "commas.txt").write_text("1000,2000,0\n3000,8000,5000\n0,4000,1000\n")
     (tmp_path / "semi.csv").write_bytes("\ufeff1000;2000;0\r\n3000;8000;5000\r\n0;4000;1000\r\n".encode())
     (tmp_path / "noted.txt").write_text("# rows, from the top\n1000 2000 0\n3000 8000 5000\n0 4000 1000\n")
+    (tmp_path / "trailing.csv").write_text("1000,2000,0,\n3000,8000,5000,\n0,4000,1000, \n")
     cv2.imwrite(str(tmp_path / "k.png"), weights)  # 16-bit grey: read as weights / 65535
     for name, raw in [("k.npy", weights), ("k.csv", weights), ("k.txt", weights), ("commas.txt", weights),
-                      ("semi.csv", weights), ("noted.txt", weights),
+                      ("semi.csv", weights), ("noted.txt", weights), ("trailing.csv", weights),
                       ("k.png", weights / 65535)]:
         np.testing.assert_allclose(read_kernel_file(tmp_path / name), raw, rtol=1e-6)
         np.testing.assert_allclose(load_kernel(tmp_path / name), raw, rtol=1e-6)
@@ -305,7 +313,8 @@ def test_a_colour_image_is_averaged_as_a_psf_and_refused_as_a_kernel(tmp_path):
         ("none.csv", "# only a comment\n", "holds no numbers; give rows of numbers"),
         ("ragged.csv", "1,2\n\n3\n", "table: line 3 has 1 numbers, the first row 2; give rows of numbers"),
         ("word.txt", "# weights\n1 2\n1 x2\n", "table: line 3 holds 'x2', not a number; give rows of numbers"),
-        ("semi.csv", "1;2;x\n", "table: line 1 holds 'x', not a number"),
+        ("semi.csv", "1;2;x\n", "table: line 1 holds 'x', not a number; give rows of numbers separated by semicolons"),
+        ("underscore.csv", "1_0,2\n", "table: line 1 holds '1_0', not a number"),
         ("text.npy", "1 2\n", "not a whole .npy file of numbers; save the array with numpy.save"),
     ],
 )
