@@ -9,15 +9,17 @@ from .errors import InputError, ParameterError
 __all__ = ["as_image", "image_array", "check_values", "check_int", "check_real"]
 
 
-def check_int(value, name, minimum):
-    """``value`` as an int, if it is an integer (not a bool) >= ``minimum``; else a ParameterError.
+def check_int(value, name, minimum, maximum=None):
+    """``value`` as an int, if it is an integer (not a bool) in [``minimum``, ``maximum``]; else a ParameterError.
 
-    NumPy integer scalars count as integers; floats, even integral ones, and strings do not.
+    NumPy integer scalars count as integers; floats, even integral ones, and strings do
+    not. No ``maximum``: no upper bound.
     """
+    domain = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}")
+        raise ParameterError(f"{name} must be an integer {domain}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ParameterError(f"{name} must be an integer {domain}, got {value}")
     return int(value)
 
 
