@@ -6,18 +6,20 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 
-__all__ = ["as_image", "check_values", "check_int", "check_real"]
+__all__ = ["as_image", "image_array", "check_values", "check_int", "check_real"]
 
 
-def check_int(value, name, minimum):
-    """``value`` as an int, if it is an integer (not a bool) >= ``minimum``; else a ParameterError.
+def check_int(value, name, minimum, maximum=None):
+    """``value`` as an int, if it is an integer (not a bool) in [``minimum``, ``maximum``]; else a ParameterError.
 
-    NumPy integer scalars count as integers; floats, even integral ones, and strings do not.
+    NumPy integer scalars count as integers; floats, even integral ones, and strings do
+    not. No ``maximum``: no upper bound.
     """
+    domain = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}")
+        raise ParameterError(f"{name} must be an integer {domain}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ParameterError(f"{name} must be an integer {domain}, got {value}")
     return int(value)
 
 
@@ -44,6 +46,11 @@ def _check_shape(array, what, min_side):
         raise InputError(f"{what} of {width}x{height} pixels is too small: {min_side}x{min_side} at least are needed")
 
 
+def _check_real_dtype(array, what, source=None, error=InputError):
+    if array.dtype.kind not in "biuf":
+        raise error(f"{what} must hold real numbers, got {array.dtype}", source)
+
+
 def check_values(array, what, dtype=None, *, source=None, error=InputError):
     """Refuse an array that is not of real numbers, or holds NaN, infinite or out-of-range values.
 
@@ -65,8 +72,7 @@ def check_values(array, what, dtype=None, *, source=None, error=InputError):
     InputError
         (or ``error``) Counting each kind of bad value found.
     """
-    if array.dtype.kind not in "biuf":
-        raise error(f"{what} must hold real numbers, got {array.dtype}", source)
+    _check_real_dtype(array, what, source, error)
     if array.dtype.kind != "f":
         return  # integers are finite and fit float32
     target = np.dtype(array.dtype if dtype is None else dtype)
@@ -88,6 +94,42 @@ def check_values(array, what, dtype=None, *, source=None, error=InputError):
     found = ", ".join(_plural(*count) for count in counts if count[0])
     within = f" within {target.name}'s range" if counts[2][0] else ""
     raise error(f"{what} holds {found}; give finite values{within}", source)
+
+
+def image_array(pixels, *, what="image", min_side=1):
+    """An image array of real numbers, its shape and dtype checked but not its values.
+
+    For callers that find NaN and infinities in a pass of their own (see
+    :func:`check_values` otherwise).
+
+    Parameters
+    ----------
+    pixels : array_like
+        Image, (H, W) or (H, W, C).
+    what : str, optional
+        What the error message calls it.
+    min_side : int, optional
+        Smallest height and width accepted.
+
+    Returns
+    -------
+    ndarray
+        ``pixels`` as an array, not copied.
+
+    Raises
+    ------
+    InputError
+        Not an array of real numbers (bool, integer or float), not 2-D or 3-D, no
+        pixels or channels, or a side below ``min_side``; the message quotes the shape
+        or the dtype.
+    """
+    try:
+        array = np.asarray(pixels)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} is not an array of numbers") from None
+    _check_shape(array, what, min_side)
+    _check_real_dtype(array, what)
+    return array
 
 
 def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):
@@ -115,10 +157,6 @@ def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):
         below ``min_side``, or NaN, infinite or (float) values beyond ``dtype``'s range;
         the message quotes the shape or the count of bad values.
     """
-    try:
-        array = np.asarray(pixels)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} is not an array of numbers") from None
-    _check_shape(array, what, min_side)
+    array = image_array(pixels, what=what, min_side=min_side)
     check_values(array, what, dtype)
     return array if dtype is None else array.astype(dtype, copy=False)

@@ -9,9 +9,11 @@
   (:mod:`.estimate_blind`); :func:`estimate_psf` turns it into a kernel.
 """
 
+import math
+
 import numpy as np
 
-from .checks import as_image, check_int
+from .checks import as_image, check_int, check_values
 from .deconv import laplacian_power
 from .choices import BLUR_KINDS
 from .errors import ParameterError
@@ -114,16 +116,35 @@ def _hermitian_weights(columns, full_width):
     return weights
 
 
+def _power(values, name):
+    """``values`` in float64, if they are real, finite and >= 0; else a ParameterError quoting them."""
+    check_values(values, f"{name} power", error=ParameterError)
+    values = values.astype(np.float64)
+    if values.min() < 0:
+        raise ParameterError(f"{name} power must be >= 0, got values down to {values.min():g}")
+    return values
+
+
+def _below_one(values):
+    """``values`` times the power of two (exact) that brings the largest into [0.5, 1); 0 stays 0."""
+    largest = float(values.max())
+    return np.ldexp(values, -math.frexp(largest)[1]) if largest > 0 else values
+
+
 def _channel_sum(spectrum_power, grid_shape, step):
-    """A per-channel power (channel axis last or first) summed over channels, every step-th frequency."""
+    """A per-channel power (channel axis last or first) summed over channels, every step-th frequency.
+
+    The powers are checked, and scaled by a power of two first so that the sum cannot
+    overflow: the choice of ``lam`` does not depend on the scale of the spectrum.
+    """
     power = np.asarray(spectrum_power)
     if power.shape == grid_shape:
-        return power[::step, ::step].astype(np.float64)
-    if power.ndim == len(grid_shape) + 1:
+        return _below_one(_power(power[::step, ::step], "spectrum"))
+    if power.ndim == len(grid_shape) + 1 and power.size:
         if power.shape[:-1] == grid_shape:
-            return power[::step, ::step].sum(axis=-1, dtype=np.float64)
+            return _below_one(_power(power[::step, ::step], "spectrum")).sum(axis=-1)
         if power.shape[1:] == grid_shape:
-            return power[:, ::step, ::step].sum(axis=0, dtype=np.float64)
+            return _below_one(_power(power[:, ::step, ::step], "spectrum")).sum(axis=0)
     raise ParameterError(
         f"spectrum power of shape {power.shape} does not fit the OTF grid {grid_shape}; "
         "give arrays on the same rfft2 grid (channels first or last)"
@@ -174,8 +195,8 @@ def _minimise(objective):
 def _gcv(signal, otf, reg, weights):
     """GCV weight and the residual noise power per frequency it implies."""
     regularised = reg > 0
-    with np.errstate(divide="ignore"):
-        log_q = np.log10(otf[regularised] / reg[regularised])
+    with np.errstate(divide="ignore"):  # log10(0) = -inf: an OTF zero; a difference of logs cannot overflow
+        log_q = np.log10(otf[regularised]) - np.log10(reg[regularised])
     bins = _LogBins(log_q, weights[regularised])
     power = bins.sum(signal[regularised])
     total = weights.sum()  # unregularised frequencies have 1 - A = 0 but count in the mean
@@ -215,8 +236,10 @@ def _risk_identity(signal, otf, weights, noise, grid_shape, full_width, step):
     cells = _RINGS * _SECTORS
     w = weights.ravel()
     excess = np.bincount(cell, weights=w * (signal.ravel() - noise), minlength=cells)
-    transfer = np.bincount(cell, weights=w * otf.ravel(), minlength=cells)
-    image_power = np.maximum(excess, 0.0) / np.maximum(transfer, np.finfo(np.float64).tiny)
+    largest = float(otf.max())
+    exponent = math.frexp(largest)[1] if largest > 1 else 0  # sums of OTF powers near float64's top overflow
+    transfer = np.bincount(cell, weights=w * np.ldexp(otf.ravel(), -exponent), minlength=cells)
+    image_power = np.ldexp(np.maximum(excess, 0.0) / np.maximum(transfer, np.finfo(np.float64).tiny), -exponent)
     image_power = np.minimum.accumulate(image_power.reshape(_RINGS, _SECTORS), axis=0).ravel()
     with np.errstate(divide="ignore"):
         bins = _LogBins(np.log10(otf.ravel()), w)
@@ -259,26 +282,32 @@ def gcv_nsr(spectrum_power, otf_power, reg_power=1.0, *, full_width=None):
     spectrum_power : array_like
         ``|G|^2`` of the observed canvas in ``rfft2`` layout, shape of
         ``otf_power``, or with an extra channel axis last or first (channels share
-        one weight: their powers are summed).
+        one weight: their powers are summed). Its scale does not change the choice.
     otf_power : array_like
-        ``|H|^2`` on the same grid.
+        ``|H|^2`` on the same grid, 2-D and not empty.
     reg_power : array_like or float, optional
         ``|R|^2`` of the regulariser on the same grid, or broadcastable to it: a
-        constant for the identity (lam is then the NSR), ``|Laplacian|^2`` for
-        constrained least squares. Frequencies where it is 0 are not regularised.
+        constant ``c`` for the identity, ``|Laplacian|^2`` for constrained least
+        squares. Frequencies where it is 0 are not regularised.
     full_width : int, optional
         Width of the canvas (the ``rfft2`` grid has ``full_width // 2 + 1``
-        columns); by default ``2 * (columns - 1)``.
+        columns); by default ``2 * (columns - 1)`` (1 for a single column).
 
     Returns
     -------
     float
-        The chosen ``lam`` (the NSR for the identity regulariser), in [1e-10, 1e2].
+        The chosen ``lam``. For a ``reg_power`` that varies, in [1e-10, 1e2], the
+        range searched. For a constant ``c`` the NSR ``lam c`` (what the filter adds
+        to ``|H|^2``) is the one chosen in [1e-10, 1e2], and ``lam = NSR / c`` is
+        returned: in [1e-10 / c, 1e2 / c] (the NSR itself for ``c = 1``).
 
     Raises
     ------
     ParameterError
-        Arrays that do not fit one grid, or negative or non-finite powers.
+        Arrays that are empty or do not fit one grid, hold no real numbers, or hold
+        negative or non-finite powers (the message quotes the dtype, the count of bad
+        values or the lowest value); a constant ``reg_power`` that is 0, or so small
+        that ``NSR / c`` overflows.
 
     References
     ----------
@@ -287,10 +316,10 @@ def gcv_nsr(spectrum_power, otf_power, reg_power=1.0, *, full_width=None):
        215-223, 1979.
     """
     otf_full = np.asarray(otf_power)
-    if otf_full.ndim != 2:
-        raise ParameterError(f"OTF power must be a 2-D rfft2 grid, got shape {otf_full.shape}")
+    if otf_full.ndim != 2 or otf_full.size == 0:
+        raise ParameterError(f"OTF power must be a non-empty 2-D rfft2 grid, got shape {otf_full.shape}")
     grid = otf_full.shape
-    full_width = 2 * (grid[1] - 1) if full_width is None else check_int(full_width, "full_width", 1)
+    full_width = max(2 * (grid[1] - 1), 1) if full_width is None else check_int(full_width, "full_width", 1)
     if full_width // 2 + 1 != grid[1]:
         raise ParameterError(
             f"a canvas {full_width} wide has {full_width // 2 + 1} rfft2 columns, not {grid[1]}"
@@ -305,18 +334,18 @@ def gcv_nsr(spectrum_power, otf_power, reg_power=1.0, *, full_width=None):
     # _MAX_FREQUENCIES of them gives the same choice at a fraction of the cost.
     step = max(1, int(np.ceil(np.sqrt(otf_full.size / _MAX_FREQUENCIES))))
     signal = _channel_sum(spectrum_power, grid, step)
-    otf = otf_full[::step, ::step].astype(np.float64)
-    reg = reg_full[::step, ::step].astype(np.float64)
-    for name, value in (("spectrum", signal), ("OTF", otf), ("regulariser", reg)):
-        if not np.all(np.isfinite(value)) or np.any(value < 0):
-            raise ParameterError(f"{name} power must be finite and >= 0")
+    otf = _power(otf_full[::step, ::step], "OTF")
+    reg = _power(reg_full[::step, ::step], "regulariser")
     weights = np.broadcast_to(_hermitian_weights(grid[1], full_width)[::step], otf.shape)
     if np.ptp(reg) > 0:
         return _gcv(signal, otf, reg, weights)[0]
     if reg.flat[0] == 0:
         raise ParameterError("regulariser power is 0 everywhere; nothing to choose")
     _, noise = _gcv(signal, otf, laplacian_power((grid[0], full_width), step), weights)
-    return _risk_identity(signal, otf, weights, noise, grid, full_width, step) / reg.flat[0]
+    nsr, constant = _risk_identity(signal, otf, weights, noise, grid, full_width, step), float(reg.flat[0])
+    if nsr / constant == math.inf:  # Python floats: no warning, inf
+        raise ParameterError(f"regulariser power {constant:g} is too small: the weight {nsr:g} / {constant:g} overflows")
+    return nsr / constant
 
 
 _MIN_SIDE = 32

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .checks import as_image, check_values
+from .checks import as_image, check_int, check_values
 from .errors import InputError, OutputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS, FORMATS
 
@@ -490,7 +490,8 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
         written as PNG. Integer outputs are clipped to [0, 1] and rounded to the
         nearest step; float outputs are written unclipped.
     quality : int, optional
-        JPEG quality. WebP is written lossless.
+        JPEG quality, an integer from 1 to 100 (checked whatever the format; the
+        others ignore it). WebP is written lossless.
 
     Returns
     -------
@@ -501,10 +502,16 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
     InputError
         Pixels that are not grey or RGB of finite values, or an alpha of another size.
     ParameterError
-        A bit depth the format cannot hold.
+        ``image`` is not an :class:`Image`, a bit depth the format cannot hold, or a
+        quality that is not an integer from 1 to 100.
     """
     import imageio.v3 as iio
 
+    if not isinstance(image, Image):
+        raise ParameterError(
+            f"image to write must be an Image (from read_image, or Image(pixels)), got {type(image).__name__}"
+        )
+    quality = check_int(quality, "JPEG quality", 1, 100)  # a Python int: Pillow refuses NumPy's
     if bit_depth not in (None, 8, 16, "float"):
         raise ParameterError(f"bit depth must be 8, 16 or float, got {bit_depth!r}")
     check_bit_depth(extension, bit_depth)
@@ -855,12 +862,19 @@ def write_image(path, image, *, bit_depth=None, fmt=None, overwrite=False, quali
     overwrite : bool, optional
         Replace an existing file.
     quality : int, optional
-        JPEG quality.
+        JPEG quality, an integer from 1 to 100.
+
+    Returns
+    -------
+    None
 
     Raises
     ------
+    InputError
+        Pixels that are not grey or RGB of finite values, or an alpha of another size.
     ParameterError
-        Unknown format, or a bit depth the format cannot hold.
+        Unknown format, ``image`` not an :class:`Image`, a bit depth the format cannot
+        hold, or a quality that is not an integer from 1 to 100.
     OutputError
         The file cannot be written.
     """

@@ -4,6 +4,9 @@ Conventions (README, DESIGN.md section 4):
 
 - **Data range** ``R``: by default from the reference's dtype (255 for uint8, 65535 for
   uint16, 1.0 for float), in the units of the stored values; ``data_range`` overrides it.
+  Signed integers and bools have no such range: PSNR and SSIM need ``data_range`` for
+  them; the differences need none.
+- **Arrays**: (H, W) or (H, W, C) of real numbers; (H, W, 1) is grey, and pairs with (H, W).
 - **PSNR** ``= 10 log10(R^2 / MSE)``, the MSE taken over all pixels and channels with
   float64 accumulation; identical images give ``inf``. It is computed as
   ``20 log10 R - 10 log10 MSE``, finite for any finite ``R > 0``.
@@ -30,7 +33,7 @@ import math
 
 import numpy as np
 
-from .checks import check_real
+from .checks import check_real, image_array
 from .choices import QUALITY_CHANNELS
 from .errors import InputError, ParameterError
 from .images import Image
@@ -62,7 +65,7 @@ _FLOAT32_DATA_RANGES = (1e-15, 1e15)  # R whose SSIM float32 holds without overf
 
 
 def _nominal_range(dtype, data_range=None):
-    """The stored scale of samples of ``dtype``; for other dtypes ``data_range`` if given."""
+    """The stored scale of unsigned or float samples; for other dtypes ``data_range`` if given."""
     dtype = np.dtype(dtype)
     if dtype.kind == "u":
         return float(np.iinfo(dtype).max)
@@ -142,25 +145,39 @@ def _measured(values, channel, crop_border, scale):
         )
     if crop_border:
         values = values[crop_border:height - crop_border, crop_border:width - crop_border]
-    if values.ndim == 3 and values.shape[2] == 1:
-        values = values[..., 0]
     if channel == "y" and values.ndim == 3:
         return luma(values, scale)
     return values
 
 
-def _prepare(reference, image, channel, crop_border, data_range, scale=None, tolerance=0.0):
+def _grey(values):
+    """(H, W, 1) samples as (H, W): one channel is grey, and pairs with grey."""
+    return values[..., 0] if values.ndim == 3 and values.shape[2] == 1 else values
+
+
+def _checked(values, role):
+    """An Image as it is; an array (or array_like) of real numbers, (H, W, 1) taken as (H, W).
+
+    Only the shape and dtype are checked here: :func:`_extent` finds NaN and infinities
+    in the pass it makes anyway.
+    """
+    return values if isinstance(values, Image) else _grey(image_array(values, what=role))
+
+
+def _prepare(reference, image, channel, crop_border, data_range, scale=None, tolerance=0.0, peak=True):
     """Measured samples of both arrays and the peak ``R``.
 
     ``scale`` is the stored scale ``S`` of the samples (by default from the reference's
-    dtype); the luma is taken on it, and ``R`` defaults to it.
+    dtype); the luma is taken on it, and ``R`` defaults to it. Without ``peak`` (for
+    differences, which need no ``R``) samples of any real dtype are measured: the luma's
+    offset ``16 S / 255``, the only use of ``S`` then, cancels in a difference.
     """
-    reference = np.asarray(reference)
-    image = np.asarray(image)
+    reference = _checked(reference, "reference")
+    image = _checked(image, "image")
     _check_options(channel, crop_border, data_range, tolerance)
     _check_same_shape(reference, image)
     if scale is None:
-        scale = _nominal_range(reference.dtype, data_range)
+        scale = _nominal_range(reference.dtype, data_range if peak else 1.0)
     return (
         _measured(reference, channel, crop_border, scale),
         _measured(image, channel, crop_border, scale),
@@ -378,9 +395,11 @@ def psnr(reference, image, *, data_range=None, channel="all", crop_border=0):
     Parameters
     ----------
     reference, image : ndarray
-        Arrays of the same shape, (H, W) or (H, W, C), any of uint8, uint16, float.
+        Arrays of the same shape, (H, W) or (H, W, C) ((H, W, 1) is grey), of unsigned
+        integers or floats; signed integers and bools need ``data_range``.
     data_range : float, optional
-        Peak value ``R``; by default from the reference's dtype (255, 65535, 1.0).
+        Peak value ``R``; by default from the reference's dtype (255 for uint8, 65535
+        for uint16, 1.0 for float); required for signed integers and bools.
     channel : {"all", "y"}, optional
         Measure all channels, or the BT.601 luma of RGB images.
     crop_border : int, optional
@@ -394,9 +413,11 @@ def psnr(reference, image, *, data_range=None, channel="all", crop_border=0):
     Raises
     ------
     InputError
-        The shapes differ, or samples are not finite or beyond float32's range.
+        An array is not 2-D or 3-D, has no pixels or channels or holds no real numbers,
+        the shapes differ, or samples are not finite or beyond float32's range.
     ParameterError
-        An option is out of its domain, or ``crop_border`` leaves nothing.
+        An option is out of its domain, ``crop_border`` leaves nothing, or signed or
+        bool samples come without ``data_range``.
 
     References
     ----------
@@ -412,10 +433,11 @@ def ssim(reference, image, *, data_range=None, channel="all", crop_border=0):
     Parameters
     ----------
     reference, image : ndarray
-        Arrays of the same shape, (H, W) or (H, W, C), at least 11x11 after cropping.
+        Arrays of the same shape, (H, W) or (H, W, C), at least 11x11 after cropping;
+        dtypes as in :func:`psnr`.
     data_range : float, optional
         ``R`` in the constants ``(K1 R)^2`` and ``(K2 R)^2``; by default from the
-        reference's dtype (255, 65535, 1.0).
+        reference's dtype (255, 65535, 1.0); required for signed integers and bools.
     channel : {"all", "y"}, optional
         Mean over all channels, or the BT.601 luma of RGB images.
     crop_border : int, optional
@@ -429,10 +451,12 @@ def ssim(reference, image, *, data_range=None, channel="all", crop_border=0):
     Raises
     ------
     InputError
-        The shapes differ, the image is smaller than the 11x11 window, or samples are
-        not finite or beyond float32's range.
+        An array is not an image of real numbers (as in :func:`psnr`), the shapes
+        differ, the image is smaller than the 11x11 window, or samples are not finite
+        or beyond float32's range.
     ParameterError
-        An option is out of its domain.
+        An option is out of its domain, ``crop_border`` leaves nothing, or signed or
+        bool samples come without ``data_range``.
 
     References
     ----------
@@ -456,7 +480,8 @@ def max_abs_diff(reference, image, *, channel="all", crop_border=0):
     Parameters
     ----------
     reference, image : ndarray
-        Arrays of the same shape.
+        Arrays of the same shape, (H, W) or (H, W, C) ((H, W, 1) is grey), of any real
+        dtype (bool, integer or float).
     channel : {"all", "y"}, optional
         Over all channels, or over the BT.601 luma (scaled as the reference's dtype).
     crop_border : int, optional
@@ -465,8 +490,16 @@ def max_abs_diff(reference, image, *, channel="all", crop_border=0):
     Returns
     -------
     float
+
+    Raises
+    ------
+    InputError
+        An array is not 2-D or 3-D, has no pixels or channels or holds no real numbers,
+        the shapes differ, or samples are not finite or beyond float32's range.
+    ParameterError
+        An option is out of its domain, or ``crop_border`` leaves nothing.
     """
-    a, b, data_range = _prepare(reference, image, channel, crop_border, None)
+    a, b, data_range = _prepare(reference, image, channel, crop_border, None, peak=False)
     return _statistics(a, b, data_range, similarity=False)["max_abs_diff"]
 
 
@@ -476,7 +509,7 @@ def count_differing(reference, image, tolerance=0.0, *, channel="all", crop_bord
     Parameters
     ----------
     reference, image : ndarray
-        Arrays of the same shape.
+        Arrays as in :func:`max_abs_diff`.
     tolerance : float, optional
         Largest difference (in the arrays' units) that still counts as equal; finite, >= 0.
     channel : {"all", "y"}, optional
@@ -487,14 +520,25 @@ def count_differing(reference, image, tolerance=0.0, *, channel="all", crop_bord
     Returns
     -------
     int
+
+    Raises
+    ------
+    InputError
+        As :func:`max_abs_diff`.
+    ParameterError
+        An option (``tolerance`` included) is out of its domain, or ``crop_border``
+        leaves nothing.
     """
-    a, b, data_range = _prepare(reference, image, channel, crop_border, None, tolerance=tolerance)
+    a, b, data_range = _prepare(reference, image, channel, crop_border, None, tolerance=tolerance, peak=False)
     return _statistics(a, b, data_range, similarity=False, tolerance=tolerance)["differing_pixels"]
 
 
-def _stored_scale(reference):
-    """The stored scale of the reference: by its source dtype for an Image, its dtype for an array."""
-    return _nominal_range(reference.source_dtype if isinstance(reference, Image) else np.asarray(reference).dtype)
+def _stored_scale(reference, data_range):
+    """The stored scale of the reference: by its source dtype for an Image, its dtype for an array.
+
+    For an array of signed integers or bools, ``data_range`` (an error if None).
+    """
+    return _nominal_range(reference.source_dtype if isinstance(reference, Image) else reference.dtype, data_range)
 
 
 def _values(image, scale):
@@ -506,7 +550,7 @@ def _values(image, scale):
     :func:`psnr` takes them.
     """
     if not isinstance(image, Image):
-        return np.asarray(image)
+        return image
     pixels = image.pixels
     if image.source_dtype.kind == "u":
         top = np.float32(np.iinfo(image.source_dtype).max)
@@ -540,16 +584,18 @@ def abs_diff_map(reference, image, *, data_range=None, gain=1.0):
     Raises
     ------
     InputError
-        The sizes or channel counts differ, or samples are not finite or beyond
-        float32's range.
+        An array is not an image of real numbers (as in :func:`psnr`), the sizes or
+        channel counts differ, or samples are not finite or beyond float32's range.
     ParameterError
-        ``data_range`` or ``gain`` is out of its domain.
+        ``data_range`` or ``gain`` is out of its domain, or a signed or bool array
+        reference comes without ``data_range``.
     """
     _check_options("all", 0, data_range)
     if not 0 < check_real(gain, "gain", "a finite number > 0") < math.inf:
         raise ParameterError(f"gain must be a finite number > 0, got {gain!r}")
-    scale = _stored_scale(reference)
-    a, b = _values(reference, scale), _values(image, scale)
+    reference, image = _checked(reference, "reference"), _checked(image, "image")
+    scale = _stored_scale(reference, data_range)
+    a, b = _grey(_values(reference, scale)), _grey(_values(image, scale))
     _check_same_shape(a, b)
     _extent(a, "reference")
     _extent(b, "image")
@@ -576,7 +622,8 @@ def quality(reference, image, *, channel="all", crop_border=0, data_range=None, 
     reference, image : Image or ndarray
         The expected image and the one under test; same size and channel count. An
         array is measured as its stored samples, on the scale of its dtype (255 for
-        uint8, 65535 for uint16, 1.0 for float), as :func:`psnr` does.
+        uint8, 65535 for uint16, 1.0 for float; signed integers and bools need
+        ``data_range``), as :func:`psnr` does; (H, W, 1) is grey.
     channel : {"all", "y"}, optional
         See :func:`psnr`.
     crop_border : int, optional
@@ -598,12 +645,14 @@ def quality(reference, image, *, channel="all", crop_border=0, data_range=None, 
     Raises
     ------
     InputError
-        The sizes or channel counts differ, or samples are not finite or beyond
-        float32's range.
+        An array is not an image of real numbers (as in :func:`psnr`), the sizes or
+        channel counts differ, or samples are not finite or beyond float32's range.
     ParameterError
-        An option is out of its domain.
+        An option is out of its domain, ``crop_border`` leaves nothing, or a signed or
+        bool array reference comes without ``data_range``.
     """
-    scale = _stored_scale(reference)
+    reference, image = _checked(reference, "reference"), _checked(image, "image")
+    scale = _stored_scale(reference, data_range)
     a, b, data_range = _prepare(
         _values(reference, scale), _values(image, scale), channel, crop_border, data_range, scale, tolerance
     )

@@ -155,6 +155,60 @@ def test_gcv_constant_regulariser_scales_the_weight():
     assert gcv_nsr(spectrum, otf_power, 4.0) == pytest.approx(gcv_nsr(spectrum, otf_power) / 4)
 
 
+def _synthetic_spectrum(shape=(64, 64)):
+    """|G|^2, |H|^2 and |Laplacian|^2 of a smooth image (prior 1 / |R|^2), Gaussian blur and white noise."""
+    fy, fx = _grid(shape)
+    reg = (4 - 2 * np.cos(2 * np.pi * fy) - 2 * np.cos(2 * np.pi * fx)) ** 2
+    otf = np.exp(-(fy**2 + fx**2) / (2 * 0.08**2)) ** 2
+    periodogram = np.random.default_rng(9).exponential(size=otf.shape)
+    return (otf * 50 / (reg + 1e-3) + 0.2) * periodogram, otf, reg
+
+
+@pytest.mark.parametrize("reg", ["identity", "laplacian"])
+def test_gcv_choice_is_the_same_at_any_spectrum_scale(reg):
+    spectrum, otf, laplacian = _synthetic_spectrum()
+    reg_power = 1.0 if reg == "identity" else laplacian
+    chosen = gcv_nsr(spectrum, otf, reg_power)
+    for exponent in (-1000, 1000):  # powers of two: exact
+        assert gcv_nsr(np.ldexp(spectrum, exponent), otf, reg_power) == chosen
+    near_top = spectrum / spectrum.max() * 1e308
+    assert gcv_nsr(np.stack([near_top] * 3, axis=-1), otf, reg_power) == pytest.approx(chosen, rel=1e-9)
+
+
+def test_gcv_takes_otf_and_regulariser_powers_near_float64_top():
+    spectrum, otf, laplacian = _synthetic_spectrum()
+    chosen = gcv_nsr(spectrum, otf, laplacian)
+    assert gcv_nsr(spectrum, np.ldexp(otf, 1015), np.ldexp(laplacian, 1015)) == chosen  # same ratio |H|^2 / |R|^2
+    # An OTF power of 2^1015 wants an NSR far above the range searched: its top.
+    assert gcv_nsr(spectrum, np.ldexp(otf, 1015)) == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"spectrum_power": np.ones((8, 5), complex)}, "spectrum power must hold real numbers, got complex128"),
+        ({"otf_power": np.full((8, 5), "a")}, "OTF power must hold real numbers, got <U1"),
+        ({"reg_power": None}, "regulariser power must hold real numbers, got object"),
+        ({"reg_power": np.ones((8, 5), complex)}, "regulariser power must hold real numbers, got complex128"),
+        ({"otf_power": np.full((8, 5), np.nan)}, "OTF power holds 40 NaN values"),
+        ({"spectrum_power": np.full((8, 5, 2), np.inf)}, "spectrum power holds 80 infinite values"),
+        ({"spectrum_power": -np.arange(40.0).reshape(8, 5)}, "spectrum power must be >= 0, got values down to -39"),
+        ({"spectrum_power": np.ones((8, 5, 0))}, r"spectrum power of shape \(8, 5, 0\) does not fit"),
+        ({"spectrum_power": np.ones((4, 0)), "otf_power": np.ones((4, 0))}, r"non-empty 2-D rfft2 grid, got shape \(4, 0\)"),
+        ({"reg_power": 1e-310}, "regulariser power 1e-310 is too small"),
+    ],
+)
+def test_gcv_refuses_powers_that_are_not_real_finite_and_non_negative(arrays, message):
+    arguments = {"spectrum_power": np.ones((8, 5)), "otf_power": np.ones((8, 5)), **arrays}
+    with pytest.raises(ParameterError, match=message):
+        gcv_nsr(**arguments)
+
+
+def test_gcv_of_a_single_column_takes_a_canvas_one_wide():
+    spectrum, otf, _ = _synthetic_spectrum((64, 1))
+    assert gcv_nsr(spectrum, otf) == gcv_nsr(spectrum, otf, full_width=1)
+
+
 def test_gcv_rejects_mismatched_or_invalid_input():
     good = np.ones((8, 5))
     with pytest.raises(ParameterError, match="does not fit"):

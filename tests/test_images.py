@@ -250,6 +250,35 @@ def test_encode_refuses_float_png_when_asked():
         encode_image(Image(np.zeros((2, 2), np.float32)), ".png", bit_depth="float")
 
 
+@pytest.mark.parametrize("quality", [None, 0, 101, 500, -5, "high", 95.0, True])
+@pytest.mark.parametrize("extension", [".jpg", ".png"])
+def test_encode_and_write_refuse_a_jpeg_quality_outside_1_to_100(tmp_path, quality, extension):
+    image = Image(np.zeros((2, 3), np.float32))
+    message = re.escape(f"JPEG quality must be an integer from 1 to 100, got {quality!r}")
+    with pytest.raises(ParameterError, match=message):
+        encode_image(image, extension, quality=quality)
+    with pytest.raises(ParameterError, match=message):
+        write_image(tmp_path / f"x{extension}", image, quality=quality)
+    assert not list(tmp_path.iterdir())
+
+
+def test_jpeg_quality_takes_any_integer_from_1_to_100():
+    rng = np.random.default_rng(0)
+    image = Image(rng.random((32, 32, 3), dtype=np.float32))
+    sizes = {q: len(encode_image(image, ".jpg", quality=q)) for q in (1, 50, 100)}
+    assert sizes[1] < sizes[50] < sizes[100]
+    assert encode_image(image, ".jpg", quality=np.int64(50)) == encode_image(image, ".jpg", quality=50)
+
+
+def test_encode_and_write_refuse_an_array_for_an_image(tmp_path):
+    message = "image to write must be an Image .*, got ndarray"
+    with pytest.raises(ParameterError, match=message):
+        encode_image(np.zeros((2, 3), np.float32), ".png")
+    with pytest.raises(ParameterError, match=message):
+        write_image(tmp_path / "x.png", np.zeros((2, 3), np.float32))
+    assert not list(tmp_path.iterdir())
+
+
 def pillow_lzw_tiff(array, mode=None):
     buffer = io.BytesIO()
     PILImage.fromarray(array, mode).save(buffer, format="TIFF", compression="tiff_lzw")

@@ -339,6 +339,27 @@ def test_max_abs_diff_and_count_differing_worked_example():
     assert count_differing(a, b, 7) == 0
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.bool_])
+@pytest.mark.parametrize("shape", [(5, 6), (5, 6, 3)])
+def test_differences_take_signed_and_bool_samples_without_a_data_range(dtype, shape):
+    rng = np.random.default_rng(1)
+    a, b = (rng.integers(-100, 100, shape).astype(dtype) for _ in range(2))
+    difference = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    per_pixel = difference if difference.ndim == 2 else difference.max(axis=2)
+    assert max_abs_diff(a, b) == difference.max()
+    assert count_differing(a, b) == np.count_nonzero(per_pixel)
+    assert count_differing(a, b, 1) == np.count_nonzero(per_pixel > 1)
+
+
+def test_luma_differences_of_signed_samples_need_no_scale():
+    a = np.zeros((3, 4, 3), np.int16)
+    b = a.copy()
+    b[1, 2] = (-10, 20, 5)  # Y differs by (65.481 * -10 + 128.553 * 20 + 24.966 * 5) / 255
+    expected = (65.481 * -10 + 128.553 * 20 + 24.966 * 5) / 255
+    assert max_abs_diff(a, b, channel="y") == pytest.approx(expected, rel=1e-12)
+    assert count_differing(a, b, expected - 0.01, channel="y") == 1
+
+
 def test_differences_do_not_wrap_around_in_unsigned_types():
     a = np.array([[0]], np.uint8)
     b = np.array([[255]], np.uint8)
@@ -390,6 +411,46 @@ def test_samples_beyond_the_float32_range_are_refused(value, role):
             measure(arrays["reference"], arrays["image"])
 
 
+MEASURES = [psnr, ssim, max_abs_diff, count_differing, quality, abs_diff_map]
+
+
+@pytest.mark.parametrize("measure", MEASURES)
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros(16), r"shape \(16,\)"),
+        (np.float64(3.0), r"shape \(\)"),
+        (np.zeros((16, 16, 3, 1)), r"shape \(16, 16, 3, 1\)"),
+        (np.zeros((16, 16, 0)), r"shape \(16, 16, 0\)"),
+        (np.zeros((0, 0)), r"shape \(0, 0\)"),
+        (np.zeros((16, 16), complex), "real numbers, got complex128"),
+        (np.full((16, 16), "a"), "real numbers, got <U1"),
+        (np.zeros((16, 16), object), "real numbers, got object"),
+        ([[1.0, 2.0], [3.0]], "not an array of numbers"),
+    ],
+)
+def test_arrays_that_are_not_images_are_input_errors_naming_shape_or_dtype(measure, array, message):
+    good = np.zeros((16, 16))
+    with pytest.raises(InputError, match="^reference .*" + message):
+        measure(array, good)
+    with pytest.raises(InputError, match="^image "):
+        measure(good, array)
+
+
+@pytest.mark.parametrize("measure", MEASURES[:5])
+def test_a_single_channel_pairs_with_grey(measure):
+    a, b = pair(np.uint8, (16, 16))
+    expected = measure(a, b)
+    assert measure(a, b[..., None]) == expected
+    assert measure(a[..., None], b) == expected
+
+
+def test_a_single_channel_image_pairs_with_grey_in_the_difference_map():
+    a, b = pair(np.uint8, (16, 16))
+    grey, single = Image(a / np.float32(255)), Image((b / np.float32(255))[..., None])
+    np.testing.assert_allclose(abs_diff_map(grey, single), np.abs(a.astype(int) - b) / 255, atol=1e-7)
+
+
 def test_signed_integer_data_needs_a_data_range():
     a = np.zeros((4, 4), np.int32)
     with pytest.raises(ParameterError, match="data_range"):
@@ -437,9 +498,11 @@ def test_quality_of_an_array_against_an_image_uses_the_image_scale():
     np.testing.assert_allclose(abs_diff_map(reference, b), np.abs(a.astype(int) - b) / 255, atol=1e-7)
 
 
-def test_quality_of_arrays_of_no_numbers_is_a_parameter_error():
-    with pytest.raises(ParameterError, match="cannot tell the data range of <U1 samples"):
-        quality(np.full((4, 4), "a"), np.full((4, 4), "b"))
+def test_quality_of_signed_integers_takes_the_data_range_given():
+    a, b = (np.arange(16, dtype=np.int32).reshape(4, 4) * k for k in (1, -1))
+    result = quality(a, b, data_range=100)
+    assert result["psnr"] == pytest.approx(peak_signal_noise_ratio(a, b, data_range=100), abs=1e-9)
+    assert result["max_abs_diff"] == 30.0
 
 
 def test_quality_of_identical_images_has_no_infinity(tmp_path):
