@@ -7,7 +7,7 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 
-__all__ = ["as_image", "check_values", "check_int", "check_real", "range_exponent", "scaled_down", "scaled_back"]
+__all__ = ["as_image", "check_values", "check_int", "check_real", "check_size", "range_exponent", "scaled_down", "scaled_back"]
 
 
 def check_int(value, name, minimum):
@@ -20,6 +20,15 @@ def check_int(value, name, minimum):
     if value < minimum:
         raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_size(value, name):
+    """``value`` as a (height, width) pair of ints >= 1 (a tuple, list or array of two integers); else a ParameterError."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # numpy integers become ints
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ParameterError(f"{name} must be a pair of integers >= 1, (height, width), got {value!r}")
+    return tuple(check_int(side, f"each side of {name}", 1) for side in value)
 
 
 def check_real(value, name, rule="a number"):
