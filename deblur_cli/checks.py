@@ -7,7 +7,14 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 
-__all__ = ["as_image", "check_values", "check_int", "check_real", "check_size", "range_exponent", "scaled_down", "scaled_back"]
+__all__ = ["as_image", "check_values", "check_bool", "check_int", "check_real", "check_size", "range_exponent", "scaled_down", "scaled_back"]
+
+
+def check_bool(value, name):
+    """``value`` as a bool, if it is one (Python's or NumPy's); else a ParameterError (``"no"`` is not False)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_int(value, name, minimum):

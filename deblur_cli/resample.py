@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .checks import as_image, check_int, check_values, range_exponent, scaled_back, scaled_down
+from .checks import as_image, check_bool, check_int, check_values, range_exponent, scaled_back, scaled_down
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS
@@ -556,8 +556,9 @@ def conv_transpose2d(
     Raises
     ------
     ParameterError
-        Kernel not 2-D or not finite, a parameter out of PyTorch's domain, or an
-        output of more than ``max_pixels`` pixels.
+        Kernel not 2-D or not finite, a parameter out of PyTorch's domain,
+        ``normalize_border`` not a bool, or an output of more than ``max_pixels``
+        pixels.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
         pixels, NaN or infinite values), or a result beyond float32's range.
@@ -567,6 +568,7 @@ def conv_transpose2d(
     >>> conv_transpose2d(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]), stride=(1, 2))
     array([[3., 4., 6., 8.]], dtype=float32)
     """
+    normalize_border = check_bool(normalize_border, "normalize_border")
     x, peak = _as_channels(pixels)
     kernel = _check_kernel(kernel)
     stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
@@ -675,13 +677,17 @@ def resize_bilinear(pixels, size, *, align_corners=False, max_pixels=DEFAULT_MAX
     ------
     ParameterError
         A size that is not a pair of integers >= 1 (ints or NumPy integers, as a
-        tuple, list or array), or of more than ``max_pixels`` pixels.
+        tuple, list or array), of more than ``max_pixels`` pixels or of a side beyond
+        OpenCV's 2**31 - 1; ``align_corners`` not a bool; ``max_pixels`` not None
+        nor an integer >= 1.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
-        pixels, NaN or infinite values).
+        pixels, NaN or infinite values), or a result beyond float32's range (values
+        near float32's largest are computed exactly, scaled by a power of two).
     """
     import cv2
 
+    align_corners = check_bool(align_corners, "align_corners")
     array, peak = as_image(pixels, return_peak=True)
     height, width = _pair(size, "size", 1)
     check_pixel_limit((height, width), max_pixels)
@@ -756,7 +762,7 @@ def downsample(pixels, factor, method="area"):
         Factor < 1 or larger than the image, unknown method.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
-        pixels, NaN or infinite values).
+        pixels, NaN or infinite values), or a result beyond float32's range.
     """
     import cv2
 

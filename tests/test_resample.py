@@ -471,6 +471,16 @@ def test_kernels_are_limited_like_psfs(make, factor, found):
         make(factor)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [lambda image: conv_transpose2d(image, np.ones((2, 2)), normalize_border="no"),
+     lambda image: resize_bilinear(image, (4, 4), align_corners=1)],
+)
+def test_flags_must_be_bools(call):
+    with pytest.raises(ParameterError, match="must be True or False, got"):
+        call(np.ones((3, 3), np.float32))
+
+
 def test_check_pixel_limit():
     check_pixel_limit((100, 100), 10_000)
     check_pixel_limit((10**6, 10**6), None)
