@@ -25,7 +25,7 @@ remedies, by name:
 
 import numpy as np
 
-from .checks import as_image
+from .checks import as_image, check_size
 from .choices import BOUNDARY_MODES as MODES
 from .errors import InputError, ParameterError
 from .psf import validate_psf
@@ -216,8 +216,12 @@ def extend(pixels, psf_shape, mode, *, psf=None):
     ----------
     pixels : ndarray
         Image, (H, W) or (H, W, C).
-    psf_shape : tuple of int
-        (h, w) of the PSF; sets the margins of ``reflect`` (twice the size per side).
+    psf_shape : (int, int) or None
+        (h, w) of the PSF, each from 1 to the image's side; sets the margins of
+        ``reflect`` (twice the size per side), and is not used otherwise. With
+        ``psf``, it may be None; if given, it must be the PSF's shape (as given, or
+        padded to odd sides, see :func:`.psf.validate_psf`), whose padded form sets
+        the margins.
     mode : {"reflect", "periodic", "edgetaper"}
         See the module's description.
     psf : ndarray, optional
@@ -236,15 +240,37 @@ def extend(pixels, psf_shape, mode, *, psf=None):
     Raises
     ------
     ParameterError
-        Unknown mode, or ``edgetaper`` without ``psf``.
+        Unknown mode, ``edgetaper`` without ``psf``, ``psf_shape`` not a pair of
+        integers >= 1 (nor None with ``psf``) or not the shape of ``psf``.
     InputError
         An invalid image (see :func:`.checks.as_image`) or PSF (see
-        :func:`.psf.validate_psf`), or a PSF too large for ``edgetaper``.
+        :func:`.psf.validate_psf`), a ``psf_shape`` larger than the image, or a PSF
+        too large for ``edgetaper``.
     """
     image = as_image(pixels)
-    if psf is not None:
-        psf = validate_psf(psf, image.shape)
+    if psf is None:
+        psf_shape = _check_psf_shape(psf_shape, image.shape)
+    else:
+        kernel = validate_psf(psf, image.shape)
+        if psf_shape is not None and check_size(psf_shape, "psf_shape") not in (np.shape(psf), kernel.shape):
+            raise ParameterError(
+                f"psf_shape {tuple(psf_shape)} is not the PSF's shape {np.shape(psf)}; give the PSF's shape or None"
+            )
+        psf, psf_shape = kernel, kernel.shape
     return extend_checked(image, psf_shape, mode, psf)
+
+
+def _check_psf_shape(psf_shape, image_shape):
+    """``psf_shape`` as (h, w), if a pair of integers >= 1 no larger than the image."""
+    if psf_shape is None:
+        raise ParameterError("psf_shape must be given when the PSF itself is not")
+    kh, kw = check_size(psf_shape, "psf_shape")
+    height, width = image_shape[:2]
+    if kh > height or kw > width:
+        raise InputError(
+            f"psf_shape {(kh, kw)} is larger than the image, of shape {(height, width)}; a PSF must fit in the image"
+        )
+    return kh, kw
 
 
 def extend_checked(image, psf_shape, mode, psf):

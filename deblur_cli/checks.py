@@ -1,12 +1,21 @@
 """The checks the numeric entry points make of what they are given: images and scalars."""
 
+import math
 import numbers
 
 import numpy as np
 
 from .errors import InputError, ParameterError
 
-__all__ = ["as_image", "image_array", "check_values", "check_int", "check_real"]
+__all__ = ["as_image", "image_array", "check_values", "check_bool", "check_int", "check_real", "check_size",
+           "range_exponent", "scaled_down", "scaled_back"]
+
+
+def check_bool(value, name):
+    """``value`` as a bool, if it is one (Python's or NumPy's); else a ParameterError (``"no"`` is not False)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_int(value, name, minimum, maximum=None):
@@ -21,6 +30,15 @@ def check_int(value, name, minimum, maximum=None):
     if value < minimum or (maximum is not None and value > maximum):
         raise ParameterError(f"{name} must be an integer {domain}, got {value}")
     return int(value)
+
+
+def check_size(value, name):
+    """``value`` as a (height, width) pair of ints >= 1 (a tuple, list or array of two integers); else a ParameterError."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # numpy integers become ints
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ParameterError(f"{name} must be a pair of integers >= 1, (height, width), got {value!r}")
+    return tuple(check_int(side, f"each side of {name}", 1) for side in value)
 
 
 def check_real(value, name, rule="a number"):
@@ -51,6 +69,14 @@ def _check_real_dtype(array, what, source=None, error=InputError):
         raise error(f"{what} must hold real numbers, got {array.dtype}", source)
 
 
+def _sum_of_squares(array):
+    """Sum of the squared values in the array's dtype: BLAS for contiguous arrays, no copy for the others."""
+    if array.flags.c_contiguous:
+        return np.vdot(array, array)
+    axes = list(range(array.ndim))
+    return np.einsum(array, axes, array, axes, [])
+
+
 def check_values(array, what, dtype=None, *, source=None, error=InputError):
     """Refuse an array that is not of real numbers, or holds NaN, infinite or out-of-range values.
 
@@ -67,24 +93,36 @@ def check_values(array, what, dtype=None, *, source=None, error=InputError):
     error : type, optional
         The DeblurError class to raise.
 
+    Returns
+    -------
+    float
+        A bound of the values' magnitude, at least ``max |value|`` up to the rounding
+        of one square root (for integers, the largest magnitude of their dtype), got
+        without another pass over the values: callers use it to tell when a
+        computation could leave float32's range.
+
     Raises
     ------
     InputError
         (or ``error``) Counting each kind of bad value found.
     """
     _check_real_dtype(array, what, source, error)
-    if array.dtype.kind != "f":
-        return  # integers are finite and fit float32
+    if array.dtype.kind != "f":  # integers are finite and fit float32
+        return 1.0 if array.dtype.kind == "b" else float(max(-int(np.iinfo(array.dtype).min), np.iinfo(array.dtype).max))
     target = np.dtype(array.dtype if dtype is None else dtype)
     largest = np.finfo(target).max
-    # One fast pass: a finite sum means no NaN or infinity (NaN propagates, inf - inf is NaN);
-    # a sum that overflows only sends the check on to min and max, which propagate NaN too.
+    # One fast pass: a finite sum of squares means no NaN or infinity (both propagate),
+    # and bounds every value, whatever the order and rounding of the sum (adding a square
+    # >= 0 never lowers it); a sum that overflows only sends the check on to min and max,
+    # which propagate NaN too.
     if target.itemsize >= array.dtype.itemsize:
         with np.errstate(over="ignore", invalid="ignore"):
-            if np.isfinite(np.add.reduce(array, axis=None)):
-                return
-    if -largest <= array.min() and array.max() <= largest:
-        return
+            squares = _sum_of_squares(array)
+        if np.isfinite(squares):
+            return math.sqrt(float(squares))
+    low, high = array.min(), array.max()
+    if -largest <= low and high <= largest:
+        return max(-float(low), float(high))
     finite = np.isfinite(array)
     counts = [
         (int(np.count_nonzero(np.isnan(array))), "NaN value", ""),
@@ -132,7 +170,7 @@ def image_array(pixels, *, what="image", min_side=1):
     return array
 
 
-def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):
+def as_image(pixels, *, what="image", dtype=np.float32, min_side=1, return_peak=False):
     """Check an image array and return it in ``dtype``.
 
     Parameters
@@ -145,10 +183,12 @@ def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):
         Of the result (no copy when it already has it); None keeps the array's own.
     min_side : int, optional
         Smallest height and width accepted.
+    return_peak : bool, optional
+        Also return the bound of the values' magnitude :func:`check_values` gives.
 
     Returns
     -------
-    ndarray
+    ndarray, or (ndarray, float) with ``return_peak``
 
     Raises
     ------
@@ -158,5 +198,44 @@ def as_image(pixels, *, what="image", dtype=np.float32, min_side=1):
         the message quotes the shape or the count of bad values.
     """
     array = image_array(pixels, what=what, min_side=min_side)
-    check_values(array, what, dtype)
-    return array if dtype is None else array.astype(dtype, copy=False)
+    peak = check_values(array, what, dtype)
+    array = array if dtype is None else array.astype(dtype, copy=False)
+    return (array, peak) if return_peak else array
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_HEADROOM = 2.0**120  # below float32's largest value (about 2**128) by a margin for rounding
+
+
+def range_exponent(bound):
+    """The power of two ``k >= 0`` that brings ``bound * 2**-k`` to at most 2**120.
+
+    A computation whose intermediate values are at most ``bound`` in magnitude cannot
+    leave float32's range when run on the input scaled by ``2**-k``; as the scaling is by
+    a power of two, it is exact (but for values that become subnormal, far below the
+    rounding of the large ones). ``bound`` may be ``inf`` only if it is not to be met.
+    """
+    if bound <= _HEADROOM:
+        return 0
+    return math.frexp(bound / _HEADROOM)[1]
+
+
+def scaled_down(array, exponent):
+    """``array * 2**-exponent`` (exact, but for subnormals), a new float32 array; ``array`` itself when 0."""
+    return array if exponent == 0 else np.ldexp(array, np.int32(-exponent), dtype=np.float32)
+
+
+def scaled_back(result, exponent, what):
+    """``result * 2**exponent`` in place, if it stays finite; else an InputError naming float32's range.
+
+    The slow path of a computation run on scaled values (see :func:`range_exponent`).
+    """
+    if exponent == 0:
+        return result
+    with np.errstate(over="ignore"):
+        np.ldexp(result, exponent, out=result)
+    if not (np.isfinite(result.min()) and np.isfinite(result.max())):  # min and max propagate NaN
+        raise InputError(
+            f"{what} leaves float32's range (magnitude up to {_FLOAT32_MAX:.3g}); scale the input down"
+        )
+    return result

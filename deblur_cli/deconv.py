@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from .checks import as_image, check_real
+from .checks import as_image, check_real, range_exponent, scaled_back, scaled_down
 from .errors import ParameterError
 from .choices import REGULARISERS
 from .psf import psf2otf, validate_psf
@@ -126,8 +126,13 @@ def wiener_filter(psf, shape, nsr, reg="identity"):
     ndarray of complex64
         Shape (H, W // 2 + 1). Frequencies where the denominator vanishes get 0.
     """
+    return _filter_and_gain(psf, shape, check_nsr(nsr), reg)[0]
+
+
+def _filter_and_gain(psf, shape, nsr, reg):
+    """:func:`wiener_filter` and the largest magnitude of its values, cached."""
     psf = np.asarray(psf, dtype=np.float32)
-    return _cached_filter(psf.tobytes(), psf.shape, tuple(shape), check_nsr(nsr), reg)
+    return _cached_filter(psf.tobytes(), psf.shape, tuple(shape), nsr, reg)
 
 
 @functools.lru_cache(maxsize=2)
@@ -137,7 +142,15 @@ def _cached_filter(psf_bytes, psf_shape, shape, nsr, reg):
     otf = psf2otf(psf, shape)
     result = _filter_from(otf, _power(otf), nsr, _reg_power(reg, shape))
     result.flags.writeable = False
-    return result
+    return result, _gain(result)
+
+
+def _gain(filt):
+    """Largest magnitude of a filter's values.
+
+    At most 2**63: where |H|^2 >= tiny (2**-126) it is at most 1 / |H|, elsewhere |H| / tiny.
+    """
+    return float(np.sqrt(_power(filt).max()))
 
 
 def _power(values, dtype=None):
@@ -204,10 +217,21 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     Raises
     ------
     ParameterError
-        NSR <= 0, unknown regulariser or boundary.
+        NSR not ``"auto"`` nor a number in (0, :data:`MAX_NSR`] (NaN, infinities, bools
+        and other strings are refused, see :func:`check_nsr`); unknown regulariser or
+        boundary.
     InputError
-        Invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), NaN or
-        infinite values) or PSF (NaN, zero sum, larger than the image).
+        Invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), NaN,
+        infinite or beyond float32's range) or PSF (NaN, zero sum, larger than the
+        image), or a result beyond float32's range.
+
+    Notes
+    -----
+    The transforms run in float32. Where the image's values are so large that they
+    could overflow it (the transform's DC term is the sum of the canvas), the image is
+    scaled down by a power of two first and the result back, which is exact: values
+    near float32's largest give the result they would give in float64, to float32's
+    precision.
 
     References
     ----------
@@ -221,8 +245,15 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
 
     nsr = check_nsr(nsr)
     _check_reg(reg)
-    image = as_image(pixels)
+    image, peak = as_image(pixels, return_peak=True)
     kernel = validate_psf(psf, image.shape[:2])
+    # Bounds, in the worst case, of the canvas's values (reflect re-blurs its margins with
+    # the PSF), of its size, and so of the sums the transforms make, each over the canvas.
+    peak *= max(1.0, float(np.abs(kernel).sum(dtype=np.float64)))
+    size = 4.0 * (image.shape[0] + 4 * kernel.shape[0]) * (image.shape[1] + 4 * kernel.shape[1])
+    exponent = range_exponent(peak * size * size)
+    if exponent:
+        image, peak = scaled_down(image, exponent), peak * 2.0**-exponent
     canvas, crop = extend_checked(image, kernel.shape, boundary, kernel)
     shape = canvas.shape[:2]
     axes = (0, 1)
@@ -231,12 +262,17 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     del canvas
     if nsr == "auto":
         filt, nsr = _auto_filter(spectrum, kernel, shape, reg)
+        gain = _gain(filt)
     else:
-        filt = wiener_filter(kernel, shape, nsr, reg)
+        filt, gain = _filter_and_gain(kernel, shape, nsr, reg)
+    # A filter of large gain (a tiny NSR) may still take the inverse transform beyond the range.
+    more = range_exponent(peak * size * size * gain)
+    if more:
+        np.ldexp(spectrum.view(np.float32), -more, out=spectrum.view(np.float32))
     spectrum *= filt if spectrum.ndim == 2 else filt[:, :, None]
     # irfft2 in two steps, in place: faster than scipy.fft.irfft2, which copies its input.
     spectrum = scipy.fft.ifft(spectrum, axis=0, workers=workers, overwrite_x=True)
     restored = scipy.fft.irfft(spectrum, n=shape[1], axis=1, workers=workers, overwrite_x=True)
     del spectrum
-    result = restored[crop]
+    result = scaled_back(restored[crop], exponent + more, "the deblurred image")
     return (result, nsr) if return_nsr else result

@@ -451,6 +451,13 @@ def estimate_psf(pixels, kind=None):
         1 / (1 + NSR)).
     info : dict
         The result of :func:`estimate_blur`.
+
+    Raises
+    ------
+    ParameterError
+        Unknown ``kind``.
+    InputError
+        An image :func:`estimate_blur` refuses.
     """
     from . import psf
 

@@ -156,8 +156,8 @@ def spectrum(pixels):
     from .estimate import noise_sigma
 
     grey = np.asarray(pixels, dtype=np.float32)
-    if grey.ndim == 3:
-        grey = grey.mean(axis=2)
+    if grey.ndim == 3:  # summed in float64: the sum of channels near float32's max is beyond it
+        grey = grey.mean(axis=2, dtype=np.float64).astype(np.float32)
     size = min(CROP, grey.shape[0], grey.shape[1])
     size -= size % 2
     squares = _squares(grey, size)

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from .checks import check_real, check_values
+from .checks import check_real, check_size, check_values
 from .choices import PSF_CENTERS
 from .errors import InputError, ParameterError
 
@@ -451,28 +451,48 @@ def psf2otf(psf, shape):
 
     Raises
     ------
+    ParameterError
+        ``shape`` is not a pair of integers >= 1.
     InputError
-        The PSF is not a non-empty 2-D array of finite real numbers, or is larger
-        than ``shape``. Its weights are used as given (neither normalised nor padded
-        to an odd size, as MATLAB's ``psf2otf``; a zero sum, as of a Laplacian, is
-        allowed).
+        The PSF is not a non-empty 2-D array of finite real numbers, is larger than
+        ``shape``, or has an OTF beyond float32's range (weights summing, in
+        magnitude, to more than about 3.4e38). Its weights are used as given
+        (neither normalised nor padded to an odd size, as MATLAB's ``psf2otf``; a
+        zero sum, as of a Laplacian, is allowed).
     """
-    import scipy.fft
-
     psf = _kernel_values(psf)
-    height, width = shape
+    height, width = check_size(shape, "the transform's shape")
     kh, kw = psf.shape
     if kh > height or kw > width:
         raise InputError(f"the PSF ({kw}x{kh}) is larger than the transform ({width}x{height}, width x height)")
+    # |OTF| <= sum |w|: below float32's largest value no value of the OTF can overflow.
+    magnitude = float(np.abs(psf).sum())
+    if magnitude < 0.5 * float(np.finfo(np.float32).max):
+        return _otf(psf, height, width, np.complex64)
+    otf = _otf(psf, height, width, np.complex128)
+    peak = float(np.abs(otf).max())
+    if peak > float(np.finfo(np.float32).max):
+        raise InputError(
+            f"the PSF's OTF reaches {peak:.3g}, beyond float32's range (magnitude up to "
+            f"{float(np.finfo(np.float32).max):.3g}); scale the weights down"
+        )
+    return otf.astype(np.complex64)
+
+
+def _otf(psf, height, width, dtype):
+    """:func:`psf2otf` of checked float64 weights, computed in ``dtype``."""
+    import scipy.fft
+
+    kh, kw = psf.shape
     # Offsets of the kernel's rows and columns from its centre, wrapped onto the grid.
     row_offsets = (np.arange(kh) - kh // 2) % height
     rows = np.zeros((kh, width), dtype=np.float64)
     rows[:, (np.arange(kw) - kw // 2) % width] = psf
-    row_spectra = scipy.fft.rfft(rows, axis=1).astype(np.complex64)  # (kh, W//2+1)
+    row_spectra = scipy.fft.rfft(rows, axis=1).astype(dtype)  # (kh, W//2+1)
     if kh <= 2 * math.ceil(math.log2(max(height, 2))):
         # A few rows: the DFT along the first axis as one small matrix product.
         phase = np.exp((-2j * np.pi / height) * (np.outer(np.arange(height), row_offsets) % height))
-        return phase.astype(np.complex64) @ row_spectra
-    columns = np.zeros((height, row_spectra.shape[1]), dtype=np.complex64)
+        return phase.astype(dtype) @ row_spectra
+    columns = np.zeros((height, row_spectra.shape[1]), dtype=dtype)
     columns[row_offsets] = row_spectra
     return scipy.fft.fft(columns, axis=0, overwrite_x=True)

@@ -31,12 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .checks import as_image, check_int, check_values
+from .checks import as_image, check_bool, check_int, check_values, range_exponent, scaled_back, scaled_down
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS
 from .opencv import MAX_CHANNELS, in_channel_groups
-from .psf import read_kernel_file
+from .psf import MAX_PSF_SIDE, read_kernel_file
 
 __all__ = [
     "bilinear_kernel",
@@ -81,11 +81,19 @@ def _check_kernel(kernel, error=ParameterError, path=None):
 
 
 def _as_channels(pixels):
-    """(H, W) or (H, W, C) float32 -> contiguous (H, W, C) float32."""
-    array = as_image(pixels)
+    """(H, W) or (H, W, C) float32 -> contiguous (H, W, C) float32, and a bound of its magnitude."""
+    array, peak = as_image(pixels, return_peak=True)
     if array.ndim == 2:
         array = array[:, :, None]
-    return np.ascontiguousarray(array)
+    return np.ascontiguousarray(array), peak
+
+
+def _check_kernel_side(name, factor, side):
+    if side > MAX_PSF_SIDE:
+        raise ParameterError(
+            f"factor {factor} would make a {name} kernel {side} pixels wide; kernels are limited to {MAX_PSF_SIDE}"
+        )
+    return side
 
 
 def bilinear_kernel(factor):
@@ -104,13 +112,19 @@ def bilinear_kernel(factor):
         ``ceil((f - 1) / 2)`` the transposed convolution interpolates bilinearly
         with half-pixel centres, and each stride phase of the kernel sums to 1.
 
+    Raises
+    ------
+    ParameterError
+        ``factor`` not an integer >= 1, or a kernel wider than
+        :data:`.psf.MAX_PSF_SIDE` (a factor above 2049).
+
     References
     ----------
     .. [1] J. Long, E. Shelhamer, T. Darrell, "Fully convolutional networks for
        semantic segmentation", CVPR 2015 (``surgery.upsample_filt``).
     """
     f = check_int(factor, "factor", 1)
-    size = 2 * f - f % 2
+    size = _check_kernel_side("bilinear", f, 2 * f - f % 2)
     centre = f - 1 if size % 2 else f - 0.5
     weights = 1.0 - np.abs(np.arange(size) - centre) / f
     return np.outer(weights, weights).astype(np.float32)
@@ -133,9 +147,10 @@ def nearest_kernel(factor):
     Raises
     ------
     ParameterError
-        ``factor`` is not an integer >= 1.
+        ``factor`` is not an integer >= 1, or above :data:`.psf.MAX_PSF_SIDE`.
     """
     f = check_int(factor, "factor", 1)
+    _check_kernel_side("nearest", f, f)
     return np.ones((f, f), np.float32)
 
 
@@ -541,8 +556,9 @@ def conv_transpose2d(
     Raises
     ------
     ParameterError
-        Kernel not 2-D or not finite, a parameter out of PyTorch's domain, or an
-        output of more than ``max_pixels`` pixels.
+        Kernel not 2-D or not finite, a parameter out of PyTorch's domain,
+        ``normalize_border`` not a bool, or an output of more than ``max_pixels``
+        pixels.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
         pixels, NaN or infinite values), or a result beyond float32's range.
@@ -552,13 +568,14 @@ def conv_transpose2d(
     >>> conv_transpose2d(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]), stride=(1, 2))
     array([[3., 4., 6., 8.]], dtype=float32)
     """
-    x = _as_channels(pixels)
+    normalize_border = check_bool(normalize_border, "normalize_border")
+    x, peak = _as_channels(pixels)
     kernel = _check_kernel(kernel)
     stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = conv_transpose2d_size(x.shape[:2], kernel.shape, stride, padding, output_padding, dilation)
     check_pixel_limit(size, max_pixels)
     kernel = _dilate(kernel, dilation)
-    bound = _output_bound(x, kernel, normalize_border)
+    bound = _output_bound(peak, kernel, normalize_border)
     if bound <= _FLOAT32_MAX / 2:  # a margin for the rounding of float32 sums
         out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
     else:
@@ -580,7 +597,7 @@ def _peak(x):
     return max(-float(x.min()), float(x.max()))
 
 
-def _output_bound(x, kernel, normalize_border):
+def _output_bound(peak, kernel, normalize_border):
     """An upper bound of the output's magnitude (inf when there is none to give cheaply).
 
     Each output value is a sum of inputs times kernel weights. Normalised at the border,
@@ -588,8 +605,8 @@ def _output_bound(x, kernel, normalize_border):
     normalising sums may be near 0 and the result unbounded.
     """
     if not normalize_border:
-        return _peak(x) * float(np.abs(kernel).sum(dtype=np.float64))
-    return _peak(x) if kernel.min() >= 0 else math.inf
+        return peak * float(np.abs(kernel).sum(dtype=np.float64))
+    return peak if kernel.min() >= 0 else math.inf
 
 
 def scaled_size(shape, scale):
@@ -660,20 +677,53 @@ def resize_bilinear(pixels, size, *, align_corners=False, max_pixels=DEFAULT_MAX
     ------
     ParameterError
         A size that is not a pair of integers >= 1 (ints or NumPy integers, as a
-        tuple, list or array), or of more than ``max_pixels`` pixels.
+        tuple, list or array), of more than ``max_pixels`` pixels or of a side beyond
+        OpenCV's 2**31 - 1; ``align_corners`` not a bool; ``max_pixels`` not None
+        nor an integer >= 1.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
-        pixels, NaN or infinite values).
+        pixels, NaN or infinite values), or a result beyond float32's range (values
+        near float32's largest are computed exactly, scaled by a power of two).
     """
     import cv2
 
-    array = as_image(pixels)
+    align_corners = check_bool(align_corners, "align_corners")
+    array, peak = as_image(pixels, return_peak=True)
     height, width = _pair(size, "size", 1)
     check_pixel_limit((height, width), max_pixels)
+    _check_opencv_size((height, width))
     if align_corners:
-        return _interpolate_axis(_interpolate_axis(array, height, 0), width, 1)
-    out = in_channel_groups(_cv_resize, array, (width, height), cv2.INTER_LINEAR)
-    return out.reshape((height, width) + array.shape[2:])
+        # first + (second - first) * fraction: the difference reaches twice the peak.
+        exponent = range_exponent(2 * peak)
+        out = _interpolate_axis(_interpolate_axis(scaled_down(array, exponent), height, 0), width, 1)
+        return scaled_back(out, exponent, "bilinear interpolation")
+    return _opencv_resize(array, peak, (height, width), cv2.INTER_LINEAR, "bilinear interpolation")
+
+
+_OPENCV_MAX_SIDE = 2**31 - 1  # OpenCV's sizes are C ints
+
+
+def _check_opencv_size(size):
+    if max(size) > _OPENCV_MAX_SIDE:
+        raise ParameterError(
+            f"output of {size[1]}x{size[0]} pixels has a side beyond {_OPENCV_MAX_SIDE:,}, the largest OpenCV "
+            "takes; lower the scale"
+        )
+
+
+def _opencv_resize(array, peak, size, interpolation, what):
+    """cv2.resize of (H, W) or (H, W, C) ``array`` to ``size`` (height, width), never overflowing.
+
+    OpenCV's intermediate values may reach twice the peak of the input and, where it
+    shrinks by an integer factor (INTER_AREA; INTER_LINEAR by 2), the sum of a block
+    before it is divided; where that could leave float32's range, the input is scaled
+    down by a power of two first and the result back (see :func:`.checks.range_exponent`).
+    """
+    height, width = size
+    block = -(-array.shape[0] // height) * -(-array.shape[1] // width)
+    exponent = range_exponent(2 * block * peak)
+    out = in_channel_groups(_cv_resize, scaled_down(array, exponent), (width, height), interpolation)
+    return scaled_back(out.reshape(size + array.shape[2:]), exponent, what)
 
 
 def _cv_resize(array, size, interpolation):
@@ -712,14 +762,14 @@ def downsample(pixels, factor, method="area"):
         Factor < 1 or larger than the image, unknown method.
     InputError
         An invalid image (see :func:`.checks.as_image`: not (H, W) / (H, W, C), no
-        pixels, NaN or infinite values).
+        pixels, NaN or infinite values), or a result beyond float32's range.
     """
     import cv2
 
     f = check_int(factor, "factor", 1)
     if method not in DOWNSAMPLE_METHODS:
         raise ParameterError(f"unknown downsampling method {method!r}; use one of {', '.join(DOWNSAMPLE_METHODS)}")
-    array = as_image(pixels)
+    array, peak = as_image(pixels, return_peak=True)
     height, width = array.shape[0] // f, array.shape[1] // f
     if height == 0 or width == 0:
         raise ParameterError(
@@ -730,8 +780,7 @@ def downsample(pixels, factor, method="area"):
         return blocks.reshape((height, f, width, f) + array.shape[2:]).max(axis=(1, 3))
     if method == "bilinear":
         return resize_bilinear(blocks, (height, width), max_pixels=None)  # smaller than the input
-    out = in_channel_groups(_cv_resize, blocks, (width, height), cv2.INTER_AREA)
-    return out.reshape((height, width) + array.shape[2:])
+    return _opencv_resize(blocks, peak, (height, width), cv2.INTER_AREA, "downsampling")
 
 
 def check_pixel_limit(size, max_pixels):
@@ -742,14 +791,18 @@ def check_pixel_limit(size, max_pixels):
     size : (int, int)
         Output (height, width).
     max_pixels : int or None
-        The limit; None disables the check.
+        The limit, >= 1; None disables the check.
 
     Raises
     ------
     ParameterError
+        More pixels than ``max_pixels``, or ``max_pixels`` not None nor an integer >= 1.
     """
+    if max_pixels is None:
+        return
+    max_pixels = check_int(max_pixels, "max_pixels", 1)
     count = size[0] * size[1]
-    if max_pixels is not None and count > max_pixels:
+    if count > max_pixels:
         raise ParameterError(
             f"output of {size[1]}x{size[0]} = {count:,} pixels would exceed the limit of "
             f"{max_pixels:,}; lower the scale or raise --max-pixels"

@@ -1,5 +1,7 @@
 """Canvases for DFT deconvolution: periodic, reflect + taper, MATLAB edgetaper."""
 
+import re
+
 import numpy as np
 import pytest
 import scipy.ndimage
@@ -98,3 +100,28 @@ def test_reflect_with_a_psf_reblurs_the_margin_and_blends_the_edge_band(image):
     # just outside the image, where the fade has barely begun, the margin is the re-blurred mirror
     np.testing.assert_allclose(canvas[rows.start - 1, cols], reblurred[rows.start - 1, cols], atol=0.02)
     assert canvas.shape[0] >= height + 4 * kernel.shape[0] and canvas.shape[1] >= width + 4 * kernel.shape[1]
+
+
+@pytest.mark.parametrize(
+    ("psf_shape", "error", "found"),
+    [((-5, -5), ParameterError, "each side of psf_shape must be an integer >= 1, got -5"),
+     ((3.5, 3.5), ParameterError, "each side of psf_shape must be an integer >= 1, got 3.5"),
+     ("ab", ParameterError, "psf_shape must be a pair of integers >= 1, (height, width), got 'ab'"),
+     ((3, 3, 3), ParameterError, "got (3, 3, 3)"),
+     (None, ParameterError, "psf_shape must be given when the PSF itself is not"),
+     ((10**6, 10**6), InputError, "psf_shape (1000000, 1000000) is larger than the image, of shape (50, 70)"),
+     ((51, 3), InputError, "psf_shape (51, 3) is larger than the image")],
+)
+@pytest.mark.parametrize("mode", ["reflect", "periodic"])
+def test_psf_shape_is_checked_against_the_image(image, psf_shape, error, found, mode):
+    with pytest.raises(error, match=re.escape(found)):
+        extend(image, psf_shape, mode)
+
+
+def test_with_the_psf_psf_shape_may_be_none_or_its_shape_as_given_or_padded(image):
+    even = np.ones((2, 4), np.float32)
+    canvases = [extend(image, shape, "reflect", psf=even)[0] for shape in [None, (2, 4), (3, 5)]]
+    assert all(np.array_equal(canvas, canvases[0]) for canvas in canvases)
+    np.testing.assert_array_equal(canvases[0], extend(image, (3, 5), "reflect", psf=np.pad(even, [(0, 1), (0, 1)]))[0])
+    with pytest.raises(ParameterError, match=re.escape("psf_shape (1, 1) is not the PSF's shape (25, 25)")):
+        extend(image, (1, 1), "reflect", psf=gaussian(3))

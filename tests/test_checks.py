@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from deblur_cli.checks import as_image
+from deblur_cli.checks import as_image, check_values, range_exponent, scaled_back, scaled_down
 from deblur_cli.forward import blur
 from deblur_cli.boundary import edgetaper, extend
 from deblur_cli.deconv import wiener
@@ -123,3 +123,37 @@ def test_numpy_scalars_are_numbers():
     assert np.array_equal(motion(np.float32(5), np.int64(0)), motion(5, 0))
     noisy = blur(_IMAGE, _PSF, noise_sigma=np.float64(0.1), seed=np.uint8(3))
     assert np.array_equal(noisy, blur(_IMAGE, _PSF, noise_sigma=0.1, seed=3))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [np.linspace(-2.0, 1.0, 60, dtype=np.float32).reshape(6, 10), np.linspace(-2.0, 1.0, 60).reshape(6, 10)[:, ::3],
+     np.full((4, 5, 3), -3e38, np.float32), np.full((3, 3), 1e300)],
+)
+def test_check_values_bounds_the_magnitude_of_the_values(values):
+    bound = check_values(values, "x")
+    assert np.abs(values).max() <= bound * (1 + 1e-6) and np.isfinite(bound)
+    pixels, peak = as_image(values, dtype=None, return_peak=True)
+    assert pixels is values and peak == bound
+
+
+def test_check_values_bounds_integers_by_their_dtype():
+    assert check_values(np.zeros(3, np.uint8), "x") == 255
+    assert check_values(np.zeros(3, np.int16), "x") == 32768
+    assert check_values(np.zeros(3, bool), "x") == 1
+
+
+@pytest.mark.parametrize(("bound", "exponent"), [(0.0, 0), (2.0**120, 0), (2.0**120 * 1.5, 1), (2.0**121, 2), (3e38 * 8, 11)])
+def test_range_exponent_brings_the_bound_to_2_to_the_120(bound, exponent):
+    assert range_exponent(bound) == exponent
+    assert bound * 2.0**-exponent <= 2.0**120
+
+
+def test_scaling_down_and_back_is_exact_and_refuses_what_leaves_float32():
+    values = np.array([3e38, -1e-30, 1.5], np.float32)
+    scaled = scaled_down(values, 11)
+    assert scaled.dtype == np.float32 and np.array_equal(scaled, values.astype(np.float64) / 2048)
+    assert np.array_equal(scaled_back(scaled, 11, "x"), values)  # in place
+    assert scaled_down(values, 0) is values
+    with pytest.raises(InputError, match=re.escape("the sum leaves float32's range (magnitude up to 3.4e+38)")):
+        scaled_back(scaled_down(values, 11) * 4, 11, "the sum")

@@ -183,6 +183,36 @@ def test_auto_nsr_does_not_depend_on_the_scale_of_the_values():
     np.testing.assert_allclose(scaled / np.float32(1e20), restored, atol=1e-5)
 
 
+@pytest.mark.parametrize("nsr", [0.01, "auto"])
+def test_a_flat_image_near_float32_max_is_divided_by_one_plus_the_nsr(nsr):
+    # The DC term of the transform, the canvas's sum, is far beyond float32: the image is scaled.
+    flat = np.full((64, 64), 3e38, np.float32)
+    restored, used = wiener(flat, motion(15, 30), nsr, return_nsr=True)
+    np.testing.assert_allclose(restored, 3e38 / (1 + used), rtol=1e-5)
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "periodic", "edgetaper"])
+@pytest.mark.parametrize(("nsr", "reg"), [(0.01, "identity"), ("auto", "identity"), ("auto", "laplacian")])
+def test_values_scaled_by_a_power_of_two_give_the_result_scaled_exactly(boundary, nsr, reg):
+    image = blur(photo((48, 64)), motion(9, 30))
+    kernel = motion(9, 30)
+    restored, used = wiener(image, kernel, nsr, reg=reg, boundary=boundary, return_nsr=True)
+    large, large_nsr = wiener(np.ldexp(image, 120), kernel, nsr, reg=reg, boundary=boundary, return_nsr=True)
+    assert large_nsr == used
+    np.testing.assert_array_equal(large, np.ldexp(restored, 120))
+
+
+def test_a_result_beyond_float32_is_refused_not_returned_as_inf():
+    # A blurred point, its peak about 0.04, is restored to a peak about 4 times higher.
+    spike = np.zeros((48, 64), np.float32)
+    spike[24, 32] = 1.0
+    image = blur(spike, gaussian(2))
+    largest = float(np.finfo(np.float32).max)
+    assert float(image.max()) * 2.0**132 < largest < float(wiener(image, gaussian(2), 1e-4).max()) * 2.0**132
+    with pytest.raises(InputError, match=r"the deblurred image leaves float32's range \(magnitude up to 3.4e\+38\)"):
+        wiener(np.ldexp(image, 132), gaussian(2), 1e-4)
+
+
 def test_auto_nsr_of_a_single_pixel_with_the_laplacian():
     # The Laplacian of a 1x1 canvas is 0: any NSR gives the same (inverse) filter.
     pixel = np.full((1, 1), 0.25, np.float32)

@@ -307,6 +307,11 @@ def test_estimate_psf_is_the_kernel_of_the_estimate_or_the_identity():
     np.testing.assert_array_equal(kernel, np.ones((1, 1), np.float32))
 
 
+def test_colour_near_float32_max_is_averaged_without_overflow():
+    grey = np.random.default_rng(5).choice(np.float32([-3e38, 3e38]), (64, 64))
+    assert estimate_blur(np.stack([grey] * 3, axis=2)) == estimate_blur(grey)
+
+
 def test_estimate_blur_rejects_bad_requests():
     with pytest.raises(InputError, match="of 100x16 pixels is too small: 32x32 at least"):
         estimate_blur(np.zeros((16, 100)))

@@ -252,6 +252,32 @@ def test_psf2otf_validates_its_kernel(bad, found):
         psf2otf(bad, (8, 8))
 
 
+@pytest.mark.parametrize(
+    ("shape", "found"),
+    [((30.0, 40.0), "each side of the transform's shape must be an integer >= 1, got 30.0"),
+     ((0, 0), "each side of the transform's shape must be an integer >= 1, got 0"),
+     (30, "the transform's shape must be a pair of integers >= 1, (height, width), got 30"),
+     ((30, 40, 3), "got (30, 40, 3)")],
+)
+def test_psf2otf_validates_its_shape(shape, found):
+    with pytest.raises(ParameterError, match=re.escape(found)):
+        psf2otf(np.ones((3, 3)), shape)
+
+
+@pytest.mark.parametrize("weights", [np.full((3, 3), 3e38, np.float32), np.full((3, 3), 1e300)])
+def test_psf2otf_refuses_an_otf_beyond_float32(weights):
+    found = f"the PSF's OTF reaches {9 * float(weights[0, 0]):.3g}, beyond float32's range"
+    with pytest.raises(InputError, match=re.escape(found)):
+        psf2otf(weights, (8, 8))
+
+
+def test_psf2otf_of_weights_near_float32_max_is_exact_when_the_otf_fits():
+    # The weights sum, in magnitude, to 2e38 (near the limit), their OTF to 2e38 at most.
+    kernel = np.zeros((3, 3))
+    kernel[1, 0], kernel[1, 2] = 1e38, -1e38
+    np.testing.assert_allclose(psf2otf(kernel, (6, 8)), matlab_psf2otf(kernel, (6, 8))[:, :5], rtol=1e-6, atol=1e32)
+
+
 def test_psf2otf_of_the_laplacian_sums_to_zero_as_matlab():
     laplacian = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
     np.testing.assert_allclose(psf2otf(laplacian, (6, 8)), matlab_psf2otf(laplacian, (6, 8))[:, :5], atol=1e-6)

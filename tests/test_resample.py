@@ -301,6 +301,42 @@ def test_results_near_float32_max_are_exact(kernel, stride, normalize_border):
         np.testing.assert_allclose(out, scatter_loop(x.astype(np.float64), kernel, stride, 0), rtol=1e-5)
 
 
+def _half_pixel_bilinear(x, size):
+    """Bilinear interpolation with half-pixel centres and edge clamp, in float64 (scipy)."""
+    rows = np.clip((np.arange(size[0]) + 0.5) * x.shape[0] / size[0] - 0.5, 0, x.shape[0] - 1)
+    cols = np.clip((np.arange(size[1]) + 0.5) * x.shape[1] / size[1] - 0.5, 0, x.shape[1] - 1)
+    return ndimage.map_coordinates(x.astype(np.float64), np.meshgrid(rows, cols, indexing="ij"), order=1)
+
+
+_EDGES = np.array([[3e38, -3e38]] * 2, np.float32)
+
+
+def test_bilinear_values_near_float32_max_stay_finite_and_exact():
+    np.testing.assert_array_equal(resize_bilinear(_EDGES, (4, 4)), np.tile(np.float32([3e38, 1.5e38, -1.5e38, -3e38]), (4, 1)))
+    np.testing.assert_allclose(
+        resize_bilinear(_EDGES, (4, 4), align_corners=True), np.tile([3e38, 1e38, -1e38, -3e38], (4, 1)), rtol=1e-6
+    )
+    np.testing.assert_array_equal(resize_bilinear(np.full((40, 50), 1e38, np.float32), (20, 25)), np.float32(1e38))
+    x = np.random.default_rng(3).uniform(-3e38, 3e38, (40, 50)).astype(np.float32)
+    for size in [(20, 25), (13, 17), (90, 70)]:
+        np.testing.assert_allclose(resize_bilinear(x, size), _half_pixel_bilinear(x, size), rtol=1e-5, atol=1e33)
+
+
+@pytest.mark.parametrize("factor", [2, 5])
+def test_area_downsampling_of_values_near_float32_max_is_the_block_mean(factor):
+    np.testing.assert_array_equal(downsample(np.full((4, 4), 1e38, np.float32), 2, "area"), np.float32(1e38))
+    x = np.random.default_rng(factor).uniform(-3e38, 3e38, (20, 30, 2)).astype(np.float32)
+    expected = block_reduce(x.astype(np.float64), (factor, factor, 1), np.mean)
+    np.testing.assert_allclose(downsample(x, factor, "area"), expected, rtol=1e-5, atol=1e33)
+
+
+def test_scaling_away_an_overflow_keeps_small_values_far_from_large_ones():
+    # 3e38 in one corner block, 1e-30 elsewhere: the scaled computation must not flush 1e-30 to 0.
+    x = np.kron(np.float32([[3e38, 1e-30], [1e-30, 1e-30]]), np.ones((20, 20), np.float32))
+    assert resize_bilinear(x, (80, 80))[-1, -1] == np.float32(1e-30)
+    np.testing.assert_allclose(downsample(x, 4, "area")[-1, -1], 1e-30, rtol=1e-5)
+
+
 def test_bad_images_are_refused():
     with pytest.raises(InputError, match="non-empty"):
         conv_transpose2d(np.ones((0, 3)), np.ones((2, 2)))
@@ -411,6 +447,38 @@ def test_sizes_may_be_numpy_integers(size):
 def test_sizes_that_are_not_integers_are_refused(size):
     with pytest.raises(ParameterError, match="size must be an integer"):
         resize_bilinear(np.ones((3, 4)), size)
+
+
+@pytest.mark.parametrize(("max_pixels", "found"), [("10", "got '10'"), (-1, "got -1"), (0, "got 0"), (2.5, "got 2.5")])
+def test_a_pixel_limit_must_be_an_integer_of_one_or_more(max_pixels, found):
+    with pytest.raises(ParameterError, match=f"max_pixels must be an integer >= 1, {found}"):
+        resize_bilinear(np.ones((3, 4)), (4, 4), max_pixels=max_pixels)
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_sizes_beyond_opencv_are_refused_whatever_the_pixel_limit(align_corners):
+    with pytest.raises(ParameterError, match="output of 2x2147483648 pixels has a side beyond 2,147,483,647"):
+        resize_bilinear(np.ones((3, 4)), (2**31, 2), max_pixels=None, align_corners=align_corners)
+
+
+@pytest.mark.parametrize(
+    ("make", "factor", "found"),
+    [(bilinear_kernel, 2050, "a bilinear kernel 4100 pixels wide"), (bilinear_kernel, 10**6, "a bilinear kernel 2000000 pixels wide"),
+     (nearest_kernel, 4098, "a nearest kernel 4098 pixels wide")],
+)
+def test_kernels_are_limited_like_psfs(make, factor, found):
+    with pytest.raises(ParameterError, match=f"factor {factor} would make {found}; kernels are limited to 4097"):
+        make(factor)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda image: conv_transpose2d(image, np.ones((2, 2)), normalize_border="no"),
+     lambda image: resize_bilinear(image, (4, 4), align_corners=1)],
+)
+def test_flags_must_be_bools(call):
+    with pytest.raises(ParameterError, match="must be True or False, got"):
+        call(np.ones((3, 3), np.float32))
 
 
 def test_check_pixel_limit():
