@@ -219,7 +219,7 @@ _COLUMNS = [
     ("status", lambda r: r["status"] or "", False),
     ("PSNR", lambda r: _psnr_text(r["quality"]), True),
     ("SSIM", lambda r: _number_text((r["quality"] or {}).get("ssim"), ".4f"), True),
-    ("max diff", lambda r: _number_text((r["quality"] or {}).get("max_abs_diff"), ".4g"), True),
+    ("max diff", lambda r: _number_text((r["quality"] or {}).get("max_abs_diff"), ".6g"), True),
     ("input PSNR", lambda r: _psnr_text(r["input_quality"]), True),
     ("input SSIM", lambda r: _number_text((r["input_quality"] or {}).get("ssim"), ".4f"), True),
     ("seconds", lambda r: _number_text(r["seconds"], ".3f"), True),

@@ -133,7 +133,7 @@ def _plan(a, b, diff_path, overwrite):
 
 
 def _heat_map(fraction):
-    """A map of values in [0, 1], colour-mapped (inferno: black = 0)."""
+    """A map of values in [0, 1], colour-mapped (inferno: near black (0, 0, 4) = 0)."""
     import cv2
     import numpy as np
 
@@ -152,19 +152,25 @@ def _write_diff(path, reference, image, settings):
     write_image(path, Image(heat.astype(np.float32) / np.float32(255)), overwrite=settings.overwrite)
 
 
+def _shown(value, spec, threshold):
+    """``value`` formatted by ``spec``, or with more digits where that would round it onto the threshold."""
+    text = format(value, spec)
+    return text if float(text) != threshold else format(value, ".9g")
+
+
 def _check(quality, settings):
     """Why a measured pair fails the thresholds (empty when it passes)."""
     reasons = []
     psnr = quality["psnr"]
     if settings.min_psnr is not None and not quality["identical"] and not (psnr is not None and psnr >= settings.min_psnr):
-        shown = "undefined" if psnr is None else f"{psnr:.2f} dB"
+        shown = "undefined" if psnr is None else f"{_shown(psnr, '.2f', settings.min_psnr)} dB"
         reasons.append(f"PSNR {shown} < --min-psnr {settings.min_psnr:g}")
     ssim = quality["ssim"]
-    if settings.min_ssim is not None:
+    if settings.min_ssim is not None and not quality["identical"]:  # identical images pass, as for PSNR
         if ssim is None:
             reasons.append("no SSIM (image smaller than 11x11 after cropping) for --min-ssim")
         elif not ssim >= settings.min_ssim:
-            reasons.append(f"SSIM {ssim:.4f} < --min-ssim {settings.min_ssim:g}")
+            reasons.append(f"SSIM {_shown(ssim, '.4f', settings.min_ssim)} < --min-ssim {settings.min_ssim:g}")
     if settings.max_diff is not None and not quality["max_abs_diff"] <= settings.max_diff:
         reasons.append(f"max diff {quality['max_abs_diff']:g} > --max-diff {settings.max_diff:g}")
     return reasons
@@ -226,6 +232,10 @@ def _run(pairs, settings, jobs):
         executor.shutdown(wait=True)
 
 
+def _pairs(count):
+    return "1 pair" if count == 1 else f"{count} pairs"
+
+
 def _conclude(results, single):
     """Exit status: 3 if any pair could not be compared, else 1 if any failed, else 0."""
     from ..errors import CheckFailed, InputError
@@ -235,12 +245,12 @@ def _conclude(results, single):
     if errors:
         if single:
             raise InputError(errors[0]["error"])
-        raise InputError(f"{len(errors)} of {len(results)} pairs could not be compared (first: {errors[0]['error']})")
+        raise InputError(f"{len(errors)} of {_pairs(len(results))} could not be compared (first: {errors[0]['error']})")
     if failures:
         first = failures[0]
         if single:
             raise CheckFailed(first["error"], first["input"])
-        raise CheckFailed(f"{len(failures)} of {len(results)} pairs failed (first: {first['input']}: {first['error']})")
+        raise CheckFailed(f"{len(failures)} of {_pairs(len(results))} failed (first: {first['input']}: {first['error']})")
 
 
 @click.command(short_help="PSNR/SSIM of images against references; gate CI on them.")

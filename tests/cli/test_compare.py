@@ -466,3 +466,32 @@ def test_a_file_name_that_is_not_utf8_keeps_its_bytes_in_a_csv_report(run, tmp_p
     result = run("compare", tmp_path / "a", tmp_path / "b", "--report", report)
     assert result.exit_code == 0, result.stderr
     assert b"\xffbad.png" in report.read_bytes()
+
+
+def test_identical_images_too_small_for_ssim_pass_min_ssim(run, tmp_path):
+    tiny = smooth(4, shape=(8, 8, 3))
+    save(tmp_path / "a.png", tiny)
+    save(tmp_path / "b.png", tiny)
+    assert run("compare", tmp_path / "a.png", tmp_path / "b.png", "--min-ssim", 0.9).exit_code == 0
+
+
+def test_a_value_just_below_its_threshold_is_not_shown_as_the_threshold(run, tmp_path):
+    reference = np.full((100, 100), 100, np.uint8)
+    image = reference.copy()
+    image.flat[:7226] += 3  # MSE 6.5034: PSNR 39.99939 dB
+    save(tmp_path / "a.png", reference)
+    save(tmp_path / "b.png", image)
+    result = run("compare", tmp_path / "a.png", tmp_path / "b.png", "--min-psnr", 40)
+    assert_one_error(result, 1, "PSNR 39.99939")
+    assert "40.00 dB" not in result.stderr
+
+
+def test_large_differences_are_printed_whole_and_one_pair_is_one_pair(run, tmp_path):
+    reference = np.zeros((16, 16), np.uint16)
+    image = reference.copy()
+    image[3, 4] = 54321
+    for side, array in (("a", reference), ("b", image)):
+        save(tmp_path / side / "x.png", array)
+    result = run("compare", tmp_path / "a", tmp_path / "b", "--max-diff", 1)
+    assert " 54321 " in result.stdout
+    assert_one_error(result, 1, "1 of 1 pair failed")
