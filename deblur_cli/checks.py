@@ -7,7 +7,7 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 
-__all__ = ["as_image", "image_array", "check_values", "check_bool", "check_int", "check_real", "check_size",
+__all__ = ["as_image", "as_kernel", "image_array", "check_values", "check_bool", "check_int", "check_real", "check_size",
            "range_exponent", "scaled_down", "scaled_back"]
 
 
@@ -168,6 +168,38 @@ def image_array(pixels, *, what="image", min_side=1):
     _check_shape(array, what, min_side)
     _check_real_dtype(array, what)
     return array
+
+
+def as_kernel(kernel, what, dtype, *, source=None, error=InputError):
+    """Check a kernel (PSF, transposed-convolution kernel) and return it as a new C-ordered array.
+
+    Parameters
+    ----------
+    kernel : array_like
+        2-D weights.
+    what : str
+        What the error message calls it ("the PSF", "kernel").
+    dtype : dtype
+        Of the result; the weights must fit it.
+    source : str, optional
+        File the weights came from, named in the error.
+    error : type, optional
+        The DeblurError class to raise.
+
+    Raises
+    ------
+    InputError
+        (or ``error``) Not a non-empty 2-D array of finite real numbers within ``dtype``'s
+        range; the message quotes the shape or the count of bad values.
+    """
+    try:
+        array = np.asarray(kernel)
+    except (TypeError, ValueError):
+        raise error(f"{what} must be a 2-D array of numbers; its rows differ in length or type", source) from None
+    if array.ndim != 2 or array.size == 0:
+        raise error(f"{what} must be a non-empty 2-D array, got shape {array.shape}", source)
+    check_values(array, what, dtype, source=source, error=error)
+    return np.array(array, dtype=dtype, order="C")
 
 
 def as_image(pixels, *, what="image", dtype=np.float32, min_side=1, return_peak=False):

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from .checks import check_real, check_size, check_values
+from .checks import as_kernel, check_real, check_size
 from .choices import PSF_CENTERS
 from .errors import InputError, ParameterError
 
@@ -201,18 +201,6 @@ def _pad_to_odd(psf):
     return np.pad(psf, extra) if any(e for _, e in extra) else psf
 
 
-def _kernel_values(psf, source=None):
-    """A PSF's weights as a float64 copy, checked: a non-empty 2-D array of finite real numbers."""
-    try:
-        array = np.asarray(psf)
-    except (TypeError, ValueError):
-        raise InputError("a PSF must be a 2-D array of numbers; its rows differ in length or type", source) from None
-    if array.ndim != 2 or array.size == 0:
-        raise InputError(f"a PSF must be a non-empty 2-D array, got shape {array.shape}", source)
-    check_values(array, "the PSF", source=source)
-    return array.astype(np.float64)
-
-
 def validate_psf(psf, image_shape=None, *, source=None):
     """Check a PSF and return it normalised: float32, odd shape, sum 1.
 
@@ -236,7 +224,7 @@ def validate_psf(psf, image_shape=None, *, source=None):
         Not 2-D, empty, NaN or infinite values, sum <= 0 (all zero, or negative),
         or larger than the image.
     """
-    array = _kernel_values(psf, source)
+    array = as_kernel(psf, "the PSF", np.float64, source=source)
     # Scaled to a peak of 1 first, the sum can neither overflow (weights near 1e308) nor
     # lose its precision to subnormals (weights near 1e-320).
     peak = np.abs(array).max()
@@ -460,7 +448,7 @@ def psf2otf(psf, shape):
         (neither normalised nor padded to an odd size, as MATLAB's ``psf2otf``; a
         zero sum, as of a Laplacian, is allowed).
     """
-    psf = _kernel_values(psf)
+    psf = as_kernel(psf, "the PSF", np.float64)
     height, width = check_size(shape, "the transform's shape")
     kh, kw = psf.shape
     if kh > height or kw > width:

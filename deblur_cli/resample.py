@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .checks import as_image, check_bool, check_int, check_values, range_exponent, scaled_back, scaled_down
+from .checks import as_image, as_kernel, check_bool, check_int, range_exponent, scaled_back, scaled_down
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS
@@ -66,18 +66,6 @@ def _pair(value, name, minimum):
     if len(values) != 2:
         raise ParameterError(f"{name} must be an integer or a pair of integers, got {value!r}")
     return tuple(check_int(v, name, minimum) for v in values)
-
-
-def _check_kernel(kernel, error=ParameterError, path=None):
-    """Return ``kernel`` as a float32 2-D array, or raise ``error`` saying what is wrong."""
-    try:
-        array = np.asarray(kernel)
-    except (TypeError, ValueError):
-        raise error("kernel is not an array of numbers", path) from None
-    if array.ndim != 2 or array.size == 0:
-        raise error(f"kernel must be a non-empty 2-D array, got shape {array.shape}", path)
-    check_values(array, "kernel", np.float32, source=path, error=error)
-    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def _as_channels(pixels):
@@ -175,7 +163,7 @@ def load_kernel(path):
         Unreadable file, colour image, not 2-D, empty, or a NaN/infinite weight.
     """
     path = os.fspath(path)
-    return _check_kernel(read_kernel_file(path, what="kernel", average_colour=False), InputError, path)
+    return as_kernel(read_kernel_file(path, what="kernel", average_colour=False), "kernel", np.float32, source=path)
 
 
 def _dilate(kernel, dilation):
@@ -338,7 +326,7 @@ def uneven_overlap(kernel, stride, dilation=1):
         Kernel empty, not 2-D or not finite; stride or dilation not an integer
         (or pair) >= 1.
     """
-    kernel = _check_kernel(kernel).astype(np.float64)
+    kernel = as_kernel(kernel, "kernel", np.float64, error=ParameterError)
     dy, dx = _pair(dilation, "dilation", 1)
     sy, sx = _pair(stride, "stride", 1)
     # Tap (i, j) of the dilated kernel lands in phase (i dy mod sy, j dx mod sx); only the
@@ -570,7 +558,7 @@ def conv_transpose2d(
     """
     normalize_border = check_bool(normalize_border, "normalize_border")
     x, peak = _as_channels(pixels)
-    kernel = _check_kernel(kernel)
+    kernel = as_kernel(kernel, "kernel", np.float32, error=ParameterError)
     stride, padding, output_padding, dilation = transposed_parameters(stride, padding, output_padding, dilation)
     size = conv_transpose2d_size(x.shape[:2], kernel.shape, stride, padding, output_padding, dilation)
     check_pixel_limit(size, max_pixels)
