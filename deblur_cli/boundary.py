@@ -72,12 +72,12 @@ def _bands(start, length, reach, size):
 
 def _blurred_block(canvas, rows, cols, psf):
     """``psf`` convolved with ``canvas`` over ``canvas[rows, cols]``, with the context it needs."""
-    from .forward import blur
+    from .forward import convolve_reflected
 
     ry, rx = psf.shape[0] // 2, psf.shape[1] // 2
     r0, r1 = max(rows.start - ry, 0), min(rows.stop + ry, canvas.shape[0])
     c0, c1 = max(cols.start - rx, 0), min(cols.stop + rx, canvas.shape[1])
-    block = blur(canvas[r0:r1, c0:c1], psf)
+    block = convolve_reflected(canvas[r0:r1, c0:c1], psf)
     return block[rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
 
 

@@ -124,8 +124,18 @@ def wiener_filter(psf, shape, nsr, reg="identity"):
     Returns
     -------
     ndarray of complex64
-        Shape (H, W // 2 + 1). Frequencies where the denominator vanishes get 0.
+        Shape (H, W // 2 + 1), read-only (it is cached). Frequencies where the
+        denominator vanishes get 0.
+
+    Raises
+    ------
+    ParameterError
+        NSR not a number in (0, :data:`MAX_NSR`] (``"auto"`` is chosen per image, by
+        :func:`wiener`), or an unknown regulariser.
     """
+    if isinstance(nsr, str):
+        raise ParameterError(f"the filter needs a number for its NSR, got {nsr!r}; wiener chooses 'auto' per image")
+    _check_reg(reg)
     return _filter_and_gain(psf, shape, check_nsr(nsr), reg)[0]
 
 

@@ -53,6 +53,13 @@ def _correlate(array, kernel, anchor):
     return result.reshape(array.shape)  # OpenCV drops a channel axis of length 1
 
 
+def convolve_reflected(image, kernel):
+    """:func:`blur` without noise, of a checked float32 image and a valid kernel (:func:`.psf.validate_psf`)."""
+    flipped = np.ascontiguousarray(kernel[::-1, ::-1])
+    anchor = (flipped.shape[1] // 2, flipped.shape[0] // 2)
+    return in_channel_groups(_correlate, image, flipped, anchor)
+
+
 def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     """Convolve an image with a PSF on a reflected canvas and add Gaussian noise.
 
@@ -92,10 +99,7 @@ def blur(pixels, psf, *, noise_sigma=0.0, seed=None):
     noise_sigma = check_noise_sigma(noise_sigma)
     seed = _check_seed(seed)
     image = as_image(pixels)
-    kernel = validate_psf(psf, image.shape[:2])
-    flipped = np.ascontiguousarray(kernel[::-1, ::-1])
-    anchor = (flipped.shape[1] // 2, flipped.shape[0] // 2)
-    blurred = in_channel_groups(_correlate, image, flipped, anchor)
+    blurred = convolve_reflected(image, validate_psf(psf, image.shape[:2]))
     if noise_sigma > 0:
         rng = np.random.default_rng(seed)
         blurred += rng.standard_normal(blurred.shape, dtype=np.float32) * np.float32(noise_sigma)

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .checks import as_image, as_kernel, check_bool, check_int, range_exponent, scaled_back, scaled_down
+from .checks import as_image, as_kernel, check_bool, check_int, check_size, range_exponent, scaled_back, scaled_down
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS
@@ -677,7 +677,7 @@ def resize_bilinear(pixels, size, *, align_corners=False, max_pixels=DEFAULT_MAX
 
     align_corners = check_bool(align_corners, "align_corners")
     array, peak = as_image(pixels, return_peak=True)
-    height, width = _pair(size, "size", 1)
+    height, width = check_size(size, "size")
     check_pixel_limit((height, width), max_pixels)
     _check_opencv_size((height, width))
     if align_corners:
@@ -766,9 +766,8 @@ def downsample(pixels, factor, method="area"):
     blocks = array[: height * f, : width * f]
     if method == "max":
         return blocks.reshape((height, f, width, f) + array.shape[2:]).max(axis=(1, 3))
-    if method == "bilinear":
-        return resize_bilinear(blocks, (height, width), max_pixels=None)  # smaller than the input
-    return _opencv_resize(blocks, peak, (height, width), cv2.INTER_AREA, "downsampling")
+    interpolation = cv2.INTER_LINEAR if method == "bilinear" else cv2.INTER_AREA
+    return _opencv_resize(blocks, peak, (height, width), interpolation, "downsampling")
 
 
 def check_pixel_limit(size, max_pixels):

@@ -7,11 +7,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deblur_cli.forward import blur
-from deblur_cli.deconv import laplacian_otf, laplacian_power, wiener
+from deblur_cli.deconv import laplacian_otf, laplacian_power, wiener, wiener_filter
 from deblur_cli.errors import InputError, ParameterError
 from deblur_cli.psf import defocus, gaussian, motion
 
-from .reference import circular_blur, photo
+from .reference import circular_blur, matlab_psf2otf, photo
 
 L_SHAPE = np.zeros((9, 9), np.float32)
 L_SHAPE[1:8, 2] = 1  # a vertical bar ...
@@ -231,3 +231,12 @@ def test_a_one_pixel_thin_psf_restores_the_edge_rows_too(angle):
     lines = error if angle == 0 else error.T  # one row per line across the motion
     rms = np.sqrt(np.mean(np.square(lines[:, 15:-15]), axis=1))  # away from the ends of the motion
     assert rms[0] < 1.3 * rms[1:4].max() and rms[-1] < 1.3 * rms[-4:-1].max()
+
+
+def test_wiener_filter_is_the_closed_formula_on_the_half_spectrum():
+    kernel = motion(9, 30)
+    otf = matlab_psf2otf(kernel, (24, 30))[:, : 30 // 2 + 1]
+    expected = np.conj(otf) / (np.abs(otf) ** 2 + 0.01)
+    np.testing.assert_allclose(wiener_filter(kernel, (24, 30), 0.01), expected, atol=1e-5)
+    with pytest.raises(ParameterError, match="needs a number for its NSR, got 'auto'"):
+        wiener_filter(kernel, (24, 30), "auto")
