@@ -26,6 +26,8 @@ import re
 import threading
 
 import numpy as np
+import tifffile
+from tifffile import COMPRESSION, EXTRASAMPLE, PHOTOMETRIC
 
 from .errors import InputError
 from .images import _check_pixel_count, _short
@@ -86,8 +88,6 @@ def decode_tiff(data, path, max_pixels):
         A damaged file, more than one image in the first series, more pixels than
         ``max_pixels``, or a layout, sample type or colour space not supported.
     """
-    import tifffile
-
     with _tifffile_records_held() as messages:
         try:
             with tifffile.TiffFile(io.BytesIO(data)) as tiff:
@@ -135,13 +135,13 @@ def _check_supported(page, path):
     """Refuse signed samples, integer depths other than 1, 2, 4, 8 and 16 bits (1 bit for
     grey alone), more than one extra sample (alpha), and colour spaces other than grey,
     RGB and palette (YCbCr only inside JPEG, which is decoded to RGB)."""
-    from tifffile import COMPRESSION, PHOTOMETRIC
-
     photometric = page.photometric
     bits = page.bitspersample
     if page.sampleformat == 2:
         raise InputError(f"signed {bits}-bit samples in a TIFF are not supported; use 8-bit, 16-bit or float images",
                          path)
+    if page.sampleformat == 3 and photometric == PHOTOMETRIC.MINISWHITE:
+        raise InputError("float MINISWHITE (white is 0) TIFF has no defined white level; save it as MINISBLACK", path)
     if page.sampleformat != 3 and bits not in _INTEGER_DEPTHS:
         raise InputError(f"{bits}-bit samples in a TIFF are not supported; save it with 8 or 16 bits", path)
     if bits == 1 and page.samplesperpixel > 1:
@@ -162,16 +162,14 @@ def _check_supported(page, path):
 
 def _photometric_applied(array, page, path):
     """MINISWHITE inverted, a palette looked up; other samples as they are."""
-    from tifffile import PHOTOMETRIC
-
     if page.photometric == PHOTOMETRIC.PALETTE:
         return _palette_applied(array, page.colormap, path)
     if page.photometric == PHOTOMETRIC.MINISWHITE:
         top = (1 << page.bitspersample) - 1
         if page.extrasamples:  # the alpha after the grey keeps its meaning
-            array = np.concatenate([_inverted(array[..., :1], top, path), array[..., 1:]], axis=-1)
+            array = np.concatenate([_inverted(array[..., :1], top), array[..., 1:]], axis=-1)
         else:
-            array = _inverted(array, top, path)
+            array = _inverted(array, top)
     return _full_range(array, page.bitspersample)
 
 
@@ -182,15 +180,9 @@ def _full_range(array, bits):
     return array * np.uint8(_SCALE_TO_8_BITS[bits])
 
 
-def _inverted(array, top, path):
+def _inverted(array, top):
     """``top - array``: white is 0 in the file; ``top`` is the largest value of its bit depth."""
-    if array.dtype.kind == "b":
-        return ~array
-    if array.dtype.kind == "f":
-        raise InputError(
-            "float MINISWHITE (white is 0) TIFF has no defined white level; save it as MINISBLACK", path
-        )
-    return array.dtype.type(top) - array
+    return ~array if array.dtype.kind == "b" else array.dtype.type(top) - array
 
 
 def _palette_applied(indices, colormap, path):
@@ -222,26 +214,23 @@ def _palette_applied(indices, colormap, path):
 
 def _unassociated(array, page):
     """Colour divided by alpha where alpha > 0 when the file's alpha is associated (premultiplied)."""
-    from tifffile import EXTRASAMPLE
-
     if not page.extrasamples or page.extrasamples[0] != EXTRASAMPLE.ASSOCALPHA:
         return array
     colour, alpha = array[..., :-1].astype(np.float64), array[..., -1:].astype(np.float64)
     covered = np.broadcast_to(alpha > 0, colour.shape)
-    if array.dtype.kind == "f":
-        with np.errstate(over="ignore"):  # a huge quotient becomes inf, refused as such by decode_image
+    if array.dtype.kind == "f":  # kept in float64: a quotient beyond float32 is refused as such by decode_image
+        with np.errstate(over="ignore"):  # (beyond float64 too: inf, refused as infinite)
             np.divide(colour, alpha, out=colour, where=covered)
-            return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
+        return np.concatenate([colour, alpha], axis=-1)
     top = np.iinfo(array.dtype).max
-    scaled = np.divide(colour * top, alpha, out=colour.copy(), where=covered)
-    colour = np.clip(np.rint(scaled), 0, top)
+    np.multiply(colour, top, out=colour)
+    np.divide(colour, alpha, out=colour, where=covered)
+    colour = np.clip(np.rint(colour), 0, top)
     return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
 
 
 def _describe(page):
     """``LZW-compressed 16-bit colour TIFF`` and the like, for messages."""
-    from tifffile import PHOTOMETRIC
-
     compression = getattr(page.compression, "name", str(page.compression))
     compression = "uncompressed" if compression == "NONE" else f"{compression}-compressed"
     grey = page.photometric in (PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.MINISWHITE)
