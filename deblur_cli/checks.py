@@ -1,4 +1,5 @@
-"""The checks the numeric entry points make of what they are given: images and scalars."""
+"""The checks the numeric entry points make of what they are given (images, kernels, scalars),
+and the power-of-two scaling that keeps their float32 computations within range."""
 
 import math
 import numbers
@@ -7,7 +8,7 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 
-__all__ = ["as_image", "as_kernel", "image_array", "check_values", "check_bool", "check_int", "check_real", "check_size",
+__all__ = ["FLOAT32_MAX", "as_image", "as_kernel", "image_array", "check_values", "check_bool", "check_int", "check_real", "check_size",
            "range_exponent", "scaled_down", "scaled_back"]
 
 
@@ -235,7 +236,8 @@ def as_image(pixels, *, what="image", dtype=np.float32, min_side=1, return_peak=
     return (array, peak) if return_peak else array
 
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest float32, the type images are computed in."""
 _HEADROOM = 2.0**120  # below float32's largest value (about 2**128) by a margin for rounding
 
 
@@ -268,6 +270,6 @@ def scaled_back(result, exponent, what):
         np.ldexp(result, exponent, out=result)
     if not (np.isfinite(result.min()) and np.isfinite(result.max())):  # min and max propagate NaN
         raise InputError(
-            f"{what} leaves float32's range (magnitude up to {_FLOAT32_MAX:.3g}); scale the input down"
+            f"{what} leaves float32's range (magnitude up to {FLOAT32_MAX:.3g}); scale the input down"
         )
     return result

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from .checks import check_real, image_array
+from .checks import FLOAT32_MAX, check_real, image_array
 from .choices import QUALITY_CHANNELS
 from .errors import InputError, ParameterError
 from .images import Image
@@ -60,7 +60,6 @@ _K1, _K2 = 0.01, 0.03
 _LUMA_OFFSET = 16.0
 _LUMA_WEIGHTS = (65.481, 128.553, 24.966)  # BT.601 luma on the 0..255 scale, r,g,b in [0, 1]
 _STRIP_ELEMENTS = 1 << 17  # samples per strip of the one-pass statistics
-_LARGEST = float(np.finfo(np.float32).max)
 _FLOAT32_DATA_RANGES = (1e-15, 1e15)  # R whose SSIM float32 holds without overflow or denormals
 
 
@@ -221,10 +220,10 @@ def _mean_square_db(squares, size, largest, a, b):
 def _extent(values, role):
     """Lowest and highest sample; refuses NaN, infinity and samples beyond float32's range."""
     low, high = float(values.min()), float(values.max())
-    if not -_LARGEST <= low <= high <= _LARGEST:  # NaN fails every comparison
+    if not -FLOAT32_MAX <= low <= high <= FLOAT32_MAX:  # NaN fails every comparison
         raise InputError(
             f"the {role} holds samples from {low:g} to {high:g}; measure finite samples "
-            f"within float32's range (magnitude up to {_LARGEST:.3g})"
+            f"within float32's range (magnitude up to {FLOAT32_MAX:.3g})"
         )
     return low, high
 

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from .checks import as_kernel, check_real, check_size
+from .checks import FLOAT32_MAX, as_kernel, check_real, check_size
 from .choices import PSF_CENTERS
 from .errors import InputError, ParameterError
 
@@ -455,14 +455,14 @@ def psf2otf(psf, shape):
         raise InputError(f"the PSF ({kw}x{kh}) is larger than the transform ({width}x{height}, width x height)")
     # |OTF| <= sum |w|: below float32's largest value no value of the OTF can overflow.
     magnitude = float(np.abs(psf).sum())
-    if magnitude < 0.5 * float(np.finfo(np.float32).max):
+    if magnitude < 0.5 * FLOAT32_MAX:
         return _otf(psf, height, width, np.complex64)
     otf = _otf(psf, height, width, np.complex128)
     peak = float(np.abs(otf).max())
-    if peak > float(np.finfo(np.float32).max):
+    if peak > FLOAT32_MAX:
         raise InputError(
             f"the PSF's OTF reaches {peak:.3g}, beyond float32's range (magnitude up to "
-            f"{float(np.finfo(np.float32).max):.3g}); scale the weights down"
+            f"{FLOAT32_MAX:.3g}); scale the weights down"
         )
     return otf.astype(np.complex64)
 

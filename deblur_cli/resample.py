@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .checks import as_image, as_kernel, check_bool, check_int, check_size, range_exponent, scaled_back, scaled_down
+from .checks import FLOAT32_MAX, as_image, as_kernel, check_bool, check_int, check_size, range_exponent, scaled_back, scaled_down
 from .choices import DOWNSAMPLE_METHODS
 from .errors import InputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS
@@ -564,21 +564,16 @@ def conv_transpose2d(
     check_pixel_limit(size, max_pixels)
     kernel = _dilate(kernel, dilation)
     bound = _output_bound(peak, kernel, normalize_border)
-    if bound <= _FLOAT32_MAX / 2:  # a margin for the rounding of float32 sums
+    with np.errstate(over="ignore", invalid="ignore"):
         out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = in_channel_groups(_polyphase, x, kernel, stride, padding, size, normalize_border)
-        if not (np.isfinite(out.min()) and np.isfinite(out.max())):  # min and max propagate NaN
-            raise InputError(
-                f"the transposed convolution leaves float32's range (magnitude up to {_FLOAT32_MAX:.3g}): "
-                f"input values reach {_peak(x):.3g} and the kernel's weights sum, in magnitude, to "
-                f"{float(np.abs(kernel).sum(dtype=np.float64)):.3g}; scale the image or the kernel down"
-            )
+    # Below half the range (a margin for the rounding of float32 sums) nothing can have overflowed.
+    if bound > FLOAT32_MAX / 2 and not (np.isfinite(out.min()) and np.isfinite(out.max())):  # NaN propagates
+        raise InputError(
+            f"the transposed convolution leaves float32's range (magnitude up to {FLOAT32_MAX:.3g}): "
+            f"input values reach {_peak(x):.3g} and the kernel's weights sum, in magnitude, to "
+            f"{float(np.abs(kernel).sum(dtype=np.float64)):.3g}; scale the image or the kernel down"
+        )
     return out.reshape(size + np.shape(pixels)[2:])
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _peak(x):
