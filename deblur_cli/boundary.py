@@ -30,7 +30,7 @@ from .choices import BOUNDARY_MODES as MODES
 from .errors import InputError, ParameterError
 from .psf import validate_psf
 
-__all__ = ["extend", "extend_checked", "edgetaper", "MODES"]
+__all__ = ["extend", "edgetaper", "MODES"]
 
 
 def _fast_length(n):

@@ -116,7 +116,7 @@ def _hermitian_weights(columns, full_width):
     return weights
 
 
-def _power(values, name):
+def _checked_power(values, name):
     """``values`` in float64, if they are real, finite and >= 0; else a ParameterError quoting them."""
     check_values(values, f"{name} power", error=ParameterError)
     values = values.astype(np.float64)
@@ -139,12 +139,12 @@ def _channel_sum(spectrum_power, grid_shape, step):
     """
     power = np.asarray(spectrum_power)
     if power.shape == grid_shape:
-        return _below_one(_power(power[::step, ::step], "spectrum"))
+        return _below_one(_checked_power(power[::step, ::step], "spectrum"))
     if power.ndim == len(grid_shape) + 1 and power.size:
         if power.shape[:-1] == grid_shape:
-            return _below_one(_power(power[::step, ::step], "spectrum")).sum(axis=-1)
+            return _below_one(_checked_power(power[::step, ::step], "spectrum")).sum(axis=-1)
         if power.shape[1:] == grid_shape:
-            return _below_one(_power(power[:, ::step, ::step], "spectrum")).sum(axis=0)
+            return _below_one(_checked_power(power[:, ::step, ::step], "spectrum")).sum(axis=0)
     raise ParameterError(
         f"spectrum power of shape {power.shape} does not fit the OTF grid {grid_shape}; "
         "give arrays on the same rfft2 grid (channels first or last)"
@@ -334,8 +334,8 @@ def gcv_nsr(spectrum_power, otf_power, reg_power=1.0, *, full_width=None):
     # _MAX_FREQUENCIES of them gives the same choice at a fraction of the cost.
     step = max(1, int(np.ceil(np.sqrt(otf_full.size / _MAX_FREQUENCIES))))
     signal = _channel_sum(spectrum_power, grid, step)
-    otf = _power(otf_full[::step, ::step], "OTF")
-    reg = _power(reg_full[::step, ::step], "regulariser")
+    otf = _checked_power(otf_full[::step, ::step], "OTF")
+    reg = _checked_power(reg_full[::step, ::step], "regulariser")
     weights = np.broadcast_to(_hermitian_weights(grid[1], full_width)[::step], otf.shape)
     if np.ptp(reg) > 0:
         return _gcv(signal, otf, reg, weights)[0]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .checks import as_image, check_int, check_values
+from .checks import check_int, check_values, image_array
 from .errors import InputError, OutputError, ParameterError
 from .formats import DEFAULT_MAX_PIXELS, FORMATS
 
@@ -546,11 +546,13 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
 
 def _check_writable(image):
     """Refuse what no file can hold as it is: NaN would be written as 0, other channel counts mislabelled."""
-    pixels = as_image(image.pixels, what="image to write")  # float32, as a float file holds it
+    pixels = image_array(image.pixels, what="image to write")
+    check_values(pixels, "image to write", np.float32)  # within float32, as a float file holds it
     if pixels.ndim == 3 and pixels.shape[2] not in (1, 3):
         raise InputError(f"image to write must be grey or RGB, got {pixels.shape[2]} colour channels")
     if image.alpha is not None:
-        alpha = as_image(image.alpha, what="alpha to write")
+        alpha = image_array(image.alpha, what="alpha to write")
+        check_values(alpha, "alpha to write", np.float32)
         if alpha.shape != pixels.shape[:2]:
             raise InputError(f"alpha to write must be of shape {pixels.shape[:2]}, got {alpha.shape}")
 
