@@ -198,6 +198,7 @@ def _compare(pair, settings):
         image = read_image(pair.image, max_pixels=settings.max_pixels)
         measured = quality(reference, image, channel=settings.channel, crop_border=settings.crop_border,
                            data_range=settings.data_range, tolerance=settings.tolerance)
+        record["quality"] = measured  # kept if the diff image then cannot be written
         if pair.diff is not None:
             _write_diff(pair.diff, reference, image, settings)
             record["output"] = pair.diff
@@ -207,7 +208,6 @@ def _compare(pair, settings):
         record["error"] = str(e)
         outcome = _ERROR
     else:
-        record["quality"] = measured
         reasons = _check(measured, settings)
         record["error"] = "; ".join(reasons) or None
         record["status"] = "failed" if reasons else "done"

@@ -495,3 +495,14 @@ def test_large_differences_are_printed_whole_and_one_pair_is_one_pair(run, tmp_p
     result = run("compare", tmp_path / "a", tmp_path / "b", "--max-diff", 1)
     assert " 54321 " in result.stdout
     assert_one_error(result, 1, "1 of 1 pair failed")
+
+
+def test_a_diff_image_that_cannot_be_written_keeps_the_measured_quality(run, trees, tmp_path):
+    expected, actual = trees
+    diffs = tmp_path / "diffs"
+    diffs.mkdir()
+    (diffs / "sub").write_text("a file where the diff images of sub/ would go")
+    result = run("compare", expected, actual, "--json", "--diff", diffs)
+    assert_one_error(result, 3, "1 of 3 pairs could not be compared", "sub")
+    record = next(r for r in strict_loads(result.stdout)["records"] if r["input"].endswith("c.png"))
+    assert record["quality"]["psnr"] > 30 and record["output"] is None and record["error"]
