@@ -5,8 +5,8 @@ function per image, and this module runs it over the inputs, in worker processes
 asked, keeping the results in input order so that two runs give the same report.
 """
 
-import glob
 import os
+import pathlib
 import signal
 import string
 import time
@@ -86,6 +86,35 @@ def _glob_root(pattern):
     return os.sep.join(fixed) or "."
 
 
+def _glob(pattern, root):
+    """Paths matching ``pattern`` below its fixed ``root``, ``**`` spanning any depth.
+
+    Through :mod:`pathlib`, whose ``**`` does not descend into links to directories
+    (``glob.glob`` does, and loops where a link leads back up). As with ``glob.glob``,
+    a wildcard does not match hidden names unless the pattern itself names some.
+    """
+    rest = os.path.relpath(pattern, root)
+    explicit_hidden = any(part.startswith(".") and part not in (".", "..") for part in rest.split(os.sep))
+    for path in pathlib.Path(root).glob(rest):
+        relative = path.relative_to(root).parts
+        if explicit_hidden or not any(part.startswith(".") for part in relative):
+            yield str(path)
+
+
+def _through_linked_directory(path, root):
+    """Whether ``path`` lies below ``root`` through a link to a directory.
+
+    ``**`` follows such links (into loops, too); a directory input's walk does not, and
+    a glob takes the same files as the walk of its root would.
+    """
+    current = root
+    for part in os.path.relpath(os.path.dirname(path), root).split(os.sep):
+        current = os.path.join(current, part)
+        if part not in (".", "") and os.path.islink(current):
+            return True
+    return False
+
+
 def _read_list(list_file):
     try:
         with open(list_file, encoding="utf-8-sig") as f:  # -sig: the byte-order mark Windows editors write
@@ -143,6 +172,8 @@ def expand_inputs(specs, *, recursive=False, skip=None, output_of=None):
     pending = []
     for spec in specs:
         pending.extend(_read_list(spec[1:]) if spec.startswith("@") else [spec])
+    if not pending:
+        raise ParameterError("the input lists name no file; give one path a line", specs[0][1:])
 
     def skipped(base):  # the directory to skip counts only inside the input directory, not as it
         return {os.path.realpath(skip)} - {os.path.realpath(base)} if skip else set()
@@ -157,8 +188,9 @@ def expand_inputs(specs, *, recursive=False, skip=None, output_of=None):
                 add(path, os.path.relpath(path, spec))
         elif _GLOB_CHARS & set(spec) and not os.path.exists(spec):
             root = _glob_root(spec)
-            found = sorted(p for p in glob.glob(spec, recursive=True)
-                           if os.path.isfile(p) and _is_image(p) and not _under(p, skipped(root)))
+            found = sorted(p for p in _glob(spec, root)
+                           if os.path.isfile(p) and _is_image(p) and not _under(p, skipped(root))
+                           and not _through_linked_directory(p, root))
             if not found:
                 raise ParameterError("pattern matches no image file", spec)
             for path in found:
@@ -357,8 +389,11 @@ def find_collisions(pairs):
             )
         if key in seen:
             first = seen[key]
-            if os.path.basename(first) != os.path.basename(item.path):  # a.png and a.jpg
+            stems = {os.path.splitext(os.path.basename(path))[0] for path in (first, item.path)}
+            if len(stems) == 1 and os.path.basename(first) != os.path.basename(item.path):  # a.png and a.jpg
                 advice = "keep the input's extension in the name with --name '{name}{suffix}.{ext}'"
+            elif len(stems) > 1:  # a name that holds none of the input's
+                advice = "name each output after its input with --name's {stem} or {name}"
             else:
                 advice = "give their common directory with --recursive, so that each keeps its subdirectory"
             raise OutputError(f"both {first} and {item.path} would be written here; {advice}, "

@@ -192,6 +192,8 @@ def test_collisions_are_found():
         find_collisions([(a, "out/x.png"), (b, "out/x.png")])
     with pytest.raises(OutputError, match=r"both.*--name '\{name\}\{suffix\}.\{ext\}'"):
         find_collisions([(Item("x.jpg", "x.jpg"), "out/x.png"), (b, "out/x.png")])
+    with pytest.raises(OutputError, match="name each output after its input with --name's"):
+        find_collisions([(Item("a.png", "a.png"), "out/same.png"), (Item("b.png", "b.png"), "out/same.png")])
     with pytest.raises(OutputError, match="the output of d1/x.png would overwrite the input d2/x.png"):
         find_collisions([(a, "d2/x.png"), (b, "out/x.png")])
     find_collisions([(a, "out/1.png"), (b, "out/2.png")])

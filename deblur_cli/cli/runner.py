@@ -404,8 +404,8 @@ class _ProgressLines:
 
 
 def _execute(name, task, options, *, writes_images, default_suffix):
-    from ..batch import expand_inputs, job_count, parse_shard, run_parallel, take_shard
-    from ..errors import CheckFailed, ParameterError
+    from ..batch import expand_inputs, job_count, may_be_several, parse_shard, run_parallel, take_shard
+    from ..errors import CheckFailed, InputError, ParameterError
     from ..images import format_extension, remove_partial_writes
 
     started = time.perf_counter()
@@ -414,8 +414,11 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     items = expand_inputs(options["inputs"], recursive=options["recursive"],
                           skip=options["out_dir"] if in_out_dir else None,
                           output_of=_out_dir_naming(options, default_suffix) if in_out_dir else None)
-    if items[0].path == "-" and options.get("reference_dir") is not None:
-        raise ParameterError("standard input has no relative path to pair in --reference-dir; use --reference FILE")
+    if options.get("reference_dir") is not None:
+        if items[0].path == "-":
+            raise ParameterError("standard input has no relative path to pair in --reference-dir; use --reference FILE")
+        if not os.path.isdir(options["reference_dir"]):
+            raise InputError("no such --reference-dir directory; check the path", options["reference_dir"])
     shard = parse_shard(options["shard"]) if options["shard"] else None
     if writes_images and options.get("reference") is not None and len(items) > 1:
         raise ParameterError("--reference pairs with one input; use --reference-dir for many")
@@ -442,7 +445,9 @@ def _execute(name, task, options, *, writes_images, default_suffix):
     if task.warning and not quiet:
         click.echo(f"deblur: warning: {task.warning}", err=True)
     debug = click.get_current_context().find_root().params.get("debug", False)
-    batch = len(pairs) > 1
+    # A batch (a summary, exit 1 for failed files) is whatever may name several files, however
+    # many it holds: a shard or a directory of one file exits as a larger one would.
+    batch = len(pairs) > 1 or shard is not None or may_be_several(options["inputs"])
     records = [None] * len(pairs)
     jobs = []
     for index, (item, output) in enumerate(pairs):

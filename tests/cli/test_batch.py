@@ -393,3 +393,36 @@ def test_resuming_removes_what_a_killed_run_left_half_written(run, tmp_path):
     result = run("convert", inputs, "--out-dir", out, "--skip-existing", "--jobs", 1)
     assert result.exit_code == 0, result.stderr
     assert sorted(os.listdir(out)) == sorted([unrelated.name, "img00.png", "img01.png", "img02.png"])
+
+
+def test_a_directory_of_one_bad_file_exits_as_a_batch(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 1, corrupt={0})
+    result = run("convert", inputs, "--out-dir", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "1 done" not in result.stderr and "0 done, 0 skipped, 1 failed" in result.stderr
+
+
+def test_a_glob_does_not_follow_links_to_directories(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 2)
+    (inputs / "sub").mkdir()
+    (inputs / "img00.png").rename(inputs / "sub" / "img00.png")
+    os.symlink(inputs / "sub", inputs / "again")  # a second way to sub/
+    os.symlink(inputs, inputs / "sub" / "up")  # and a loop
+    report = tmp_path / "r.json"
+    result = run("convert", str(inputs / "**" / "*.png"), "--out-dir", tmp_path / "out", "--report", report)
+    assert result.exit_code == 0, result.stderr
+    taken = sorted(os.path.relpath(r["input"], inputs) for r in json.loads(report.read_text())["records"])
+    assert taken == ["img01.png", os.path.join("sub", "img00.png")]
+
+
+def test_an_empty_list_of_inputs_is_one_usage_error(run, tmp_path):
+    (tmp_path / "todo.txt").write_text("# nothing yet\n\n")
+    result = run("convert", f"@{tmp_path / 'todo.txt'}", "--out-dir", tmp_path / "out")
+    assert_one_error(result, 2, "the input lists name no file")
+
+
+def test_a_missing_reference_directory_is_refused_before_any_work(run, tmp_path):
+    inputs = make_inputs(tmp_path / "in", 2)
+    result = run("convert", inputs, "--out-dir", tmp_path / "out", "--reference-dir", tmp_path / "nosuch")
+    assert_one_error(result, 3, "no such --reference-dir directory")
+    assert not (tmp_path / "out").exists()
