@@ -11,6 +11,7 @@ __all__ = [
     "InputError",
     "OutputError",
     "CheckFailed",
+    "printable",
 ]
 
 
@@ -33,11 +34,21 @@ class DeblurError(Exception):
         self.path = None if path is None else str(path)
 
     def __str__(self):
-        if not self.path:
-            return self.message
-        # A file name may hold a newline or other control characters: escaped, the error stays one line.
-        path = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.path)
-        return f"{path}: {self.message}"
+        return f"{printable(self.path)}: {self.message}" if self.path else self.message
+
+
+def printable(path):
+    """A file name with its control characters (a newline, say) escaped, so that a line naming it stays one line.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
 class ParameterError(DeblurError, ValueError):

@@ -13,7 +13,7 @@ import json
 import math
 import os
 
-from .errors import ParameterError
+from .errors import ParameterError, printable
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -213,9 +213,9 @@ def _number_text(value, spec):
 
 # (header, cell of a JSON-safe record, right-aligned)
 _COLUMNS = [
-    ("reference", lambda r: r["reference"] or "", False),
-    ("input", lambda r: r["input"] or "", False),
-    ("output", lambda r: r["output"] or "", False),
+    ("reference", lambda r: printable(r["reference"] or ""), False),
+    ("input", lambda r: printable(r["input"] or ""), False),
+    ("output", lambda r: printable(r["output"] or ""), False),
     ("status", lambda r: r["status"] or "", False),
     ("PSNR", lambda r: _psnr_text(r["quality"]), True),
     ("SSIM", lambda r: _number_text((r["quality"] or {}).get("ssim"), ".4f"), True),
@@ -223,7 +223,7 @@ _COLUMNS = [
     ("input PSNR", lambda r: _psnr_text(r["input_quality"]), True),
     ("input SSIM", lambda r: _number_text((r["input_quality"] or {}).get("ssim"), ".4f"), True),
     ("seconds", lambda r: _number_text(r["seconds"], ".3f"), True),
-    ("error", lambda r: r["error"] or "", False),
+    ("error", lambda r: printable(r["error"] or ""), False),
 ]
 _ALWAYS = {"input", "status"}
 

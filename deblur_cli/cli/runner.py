@@ -405,7 +405,7 @@ class _ProgressLines:
 
 def _execute(name, task, options, *, writes_images, default_suffix):
     from ..batch import expand_inputs, job_count, may_be_several, parse_shard, run_parallel, take_shard
-    from ..errors import CheckFailed, InputError, ParameterError
+    from ..errors import CheckFailed, InputError, ParameterError, printable
     from ..images import format_extension, remove_partial_writes
 
     started = time.perf_counter()
@@ -485,7 +485,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
             if record["status"] == "done" and not (options.get("as_json") or options.get("report_path") == "-"):
                 shown = {key: value for key, value in record["parameters"].items()
                          if task.shown is None or key in task.shown}
-                click.echo(f"{record['input']}: {_format_info(shown)}")
+                click.echo(f"{printable(record['input'])}: {_format_info(shown)}")
             printed[0] += 1
 
     def on_result(position, value, error, seconds):
@@ -495,8 +495,8 @@ def _execute(name, task, options, *, writes_images, default_suffix):
         if error is None:
             record.update(value, status="done")
             if verbose or (task.announce and not quiet):
-                target = f" -> {job.output}" if job.output else ""
-                click.echo(f"deblur: {job.input}{target}: {_format_info(record['parameters'])}", err=True)
+                target = f" -> {printable(job.output)}" if job.output else ""
+                click.echo(f"deblur: {printable(job.input)}{target}: {_format_info(record['parameters'])}", err=True)
         else:
             if error.path is None:
                 error.path = job.input

@@ -426,3 +426,15 @@ def test_a_missing_reference_directory_is_refused_before_any_work(run, tmp_path)
     result = run("convert", inputs, "--out-dir", tmp_path / "out", "--reference-dir", tmp_path / "nosuch")
     assert_one_error(result, 3, "no such --reference-dir directory")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_name_with_a_newline_keeps_every_printed_line_one_line(run, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("new\nline.png", "plain.png"):  # large enough to estimate
+        cv2.imwrite(str(inputs / name), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    result = run("estimate", inputs, "--kind", "gaussian")
+    assert result.stdout.count("\n") == 2 and "new\\nline.png: kind=gaussian" in result.stdout
+    result = run("convert", inputs, "--out-dir", tmp_path / "out", "-v")
+    assert "new\\nline.png -> " in result.stderr and len(result.stderr.splitlines()) == 3  # two files, the summary
