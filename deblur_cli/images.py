@@ -491,7 +491,8 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
         nearest step; float outputs are written unclipped.
     quality : int, optional
         JPEG quality, an integer from 1 to 100 (checked whatever the format; the
-        others ignore it). WebP is written lossless.
+        others ignore it); JPEG keeps colour at full resolution (4:4:4). WebP is
+        written lossless.
 
     Returns
     -------
@@ -533,6 +534,7 @@ def encode_image(image, extension, *, bit_depth=None, quality=95):
     kwargs = {}
     if extension == ".jpg":
         kwargs["quality"] = quality
+        kwargs["subsampling"] = 0  # 4:4:4, colour at full resolution (Pillow's default halves it)
     elif extension == ".webp":
         kwargs["lossless"] = True
         kwargs["exact"] = True  # keep the colour under fully transparent pixels, which libwebp drops by default

@@ -333,7 +333,7 @@ def read_kernel_file(path, *, what="kernel", average_colour=True):
     ----------
     path : str or os.PathLike
         ``.npy`` (an array saved by :func:`numpy.save`), ``.csv``/``.txt`` (rows of
-        numbers separated by commas or white space, ``#`` starting a comment) or an
+        numbers separated by semicolons, commas or white space, ``#`` starting a comment) or an
         image (PNG, TIFF, ... read by :func:`.images.read_image`: 8- and 16-bit values
         scaled to [0, 1], alpha ignored).
     what : str, optional
@@ -386,7 +386,7 @@ def load_psf(path, center="none"):
     ----------
     path : str or os.PathLike
         ``.npy`` (2-D array), ``.csv``/``.txt`` (rows of numbers separated by
-        commas or white space) or an image (PNG, TIFF, ... of any bit depth; colour
+        semicolons, commas or white space) or an image (PNG, TIFF, ... of any bit depth; colour
         images are averaged over their channels, alpha ignored); read by
         :func:`read_kernel_file`.
     center : {"none", "centroid"}, optional

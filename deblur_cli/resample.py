@@ -149,7 +149,7 @@ def load_kernel(path):
     ----------
     path : str or os.PathLike
         ``.npy`` (a 2-D array), ``.csv``/``.txt`` (rows of numbers separated by
-        commas or white space), or a greyscale image (read like any input image:
+        semicolons, commas or white space), or a greyscale image (read like any input image:
         8- and 16-bit values scaled to [0, 1]); read by
         :func:`.psf.read_kernel_file`.
 

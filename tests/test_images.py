@@ -245,6 +245,14 @@ def test_encode_refuses_what_no_file_holds_as_it_is(pixels, alpha, message, exte
     assert not recwarn.list
 
 
+def test_jpeg_keeps_colour_at_full_resolution():
+    from PIL import JpegImagePlugin
+
+    data = encode_image(Image(random_array(np.uint8, "rgb") / np.float32(255)), ".jpg")
+    with PILImage.open(io.BytesIO(data)) as written:
+        assert JpegImagePlugin.get_sampling(written) == 0  # 4:4:4
+
+
 def test_encode_refuses_float_png_when_asked():
     with pytest.raises(ParameterError, match="PNG holds no float"):
         encode_image(Image(np.zeros((2, 2), np.float32)), ".png", bit_depth="float")

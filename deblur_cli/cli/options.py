@@ -71,6 +71,8 @@ class ReadFile(click.ParamType):
     name = "file"
 
     def convert(self, value, param, ctx):
+        if value == "":
+            self.fail("an empty file name", param, ctx)
         return value
 
 

@@ -48,7 +48,7 @@ def process(image, *, method, size=None, scale=None, align_corners=False, kernel
         def apply(array):
             return resample.resize_bilinear(array, out_size, align_corners=align_corners, max_pixels=max_pixels)
 
-        info = {"method": "bilinear", "align_corners": align_corners}
+        info = {"method": "bilinear", "scale": scale, "align_corners": align_corners}
     else:
         out_size = resample.conv_transpose2d_size(
             image.shape, kernel_size, stride, padding, output_padding, dilation
@@ -65,6 +65,7 @@ def process(image, *, method, size=None, scale=None, align_corners=False, kernel
 
         info = {
             "method": "transposed",
+            "scale": factor,
             "kernel": kernel_name,
             "kernel_size": _size_text(kernel_size),
             "stride": stride,
@@ -190,7 +191,8 @@ def _default_padding(kernel_size, stride, dilation, padding, output_padding):
 @click.option("--kernel", "kernel_name", type=ReadFile(), default=None, metavar="bilinear|nearest|FILE",
               help="Transposed: FCN bilinear kernel, nearest (ones), or a .npy/.csv/.txt/greyscale image file. [default: bilinear]")
 @click.option("--stride", type=int, default=None, help="Transposed: stride [default: --scale].")
-@click.option("--padding", type=int, default=None, help="Transposed: rows/columns cropped on every side [default: output = stride x input].")
+@click.option("--padding", type=int, default=None, help="Transposed: rows/columns cropped on every side [default: 0 with --output-padding, "
+                   "else output = stride x input].")
 @click.option("--output-padding", type=int, default=None, help="Transposed: rows/columns added at the bottom/right [default: 0 with --padding, else output = stride x input].")
 @click.option("--dilation", type=int, default=None, help="Transposed: spacing of the kernel taps [default: 1].")
 @click.option("--normalize-border", is_flag=True,
@@ -211,7 +213,8 @@ def command(scale, size_text, method, align_corners, kernel_name, stride, paddin
     one kernel for every channel. --kernel bilinear is FCN's filter (size 2f - f%2,
     stride f, padding ceil((f-1)/2)); nearest repeats pixels; a file is used as given
     (--normalize-kernel scales it to sum to stride^2). By default padding and output
-    padding make the output exactly stride x the input. A kernel whose stride phases
+    padding make the output exactly stride x the input (one pixel more for an even
+    kernel at stride 1, where PyTorch allows no output padding). A kernel whose stride phases
     carry unequal weight (size not a multiple of the stride) leaves a checkerboard:
     a warning says so, and --normalize-border evens it out.
 

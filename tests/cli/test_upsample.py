@@ -115,6 +115,16 @@ def test_verbose_and_report_give_the_output_size(run, tmp_path, rgb_png):
     assert parameters["output_size"] == "128x96"
     assert (parameters["kernel"], parameters["kernel_size"], parameters["stride"], parameters["padding"]) == (
         "bilinear", "4x4", 2, 1)
+    assert parameters["scale"] == 2
+    result = run("upsample", rgb_png, "-o", tmp_path / "up15.png", "--scale", 1.5, "-v")
+    assert "method=bilinear scale=1.5 align_corners=False" in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--kernel", "--psf"])
+def test_an_empty_file_name_is_a_usage_error(run, tmp_path, rgb_png, option):
+    command = ["upsample", "--method", "transposed", "--scale", 2] if option == "--kernel" else ["blur"]
+    result = run(command[0], rgb_png, "-o", tmp_path / "o.png", *command[1:], option, "")
+    assert_one_error(result, 2, "an empty file name")
 
 
 def test_batch_with_out_dir(run, tmp_path, rgb_png):
