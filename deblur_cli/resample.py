@@ -299,11 +299,11 @@ def same_padding(kernel_size, stride, dilation=1):
 def uneven_overlap(kernel, stride, dilation=1):
     """Whether the kernel's stride phases carry unequal weight (checkerboard artefacts).
 
-    A kernel whose size is not a multiple of the stride overlaps unevenly: output
-    pixels of different phases receive different numbers of taps, so a flat input
-    comes out as a checkerboard. What matters is the sum of each phase
-    ``kernel[by::sy, bx::sx]``; the bilinear kernel of an odd factor (size 2f - 1)
-    has equal sums and is not flagged.
+    Output pixels of different phases receive different sets of taps; where the
+    sums of the phases ``kernel[by::sy, bx::sx]`` differ, a flat input comes out as
+    a checkerboard (a 3x3 box at stride 2, say). The bilinear kernel of an odd factor
+    (size 2f - 1) has equal sums and is not flagged, though its size is not a
+    multiple of the stride.
 
     Parameters
     ----------

@@ -213,10 +213,10 @@ def command(scale, size_text, method, align_corners, kernel_name, stride, paddin
     one kernel for every channel. --kernel bilinear is FCN's filter (size 2f - f%2,
     stride f, padding ceil((f-1)/2)); nearest repeats pixels; a file is used as given
     (--normalize-kernel scales it to sum to stride^2). By default padding and output
-    padding make the output exactly stride x the input (one pixel more for an even
-    kernel at stride 1, where PyTorch allows no output padding). A kernel whose stride phases
-    carry unequal weight (size not a multiple of the stride) leaves a checkerboard:
-    a warning says so, and --normalize-border evens it out.
+    padding make the output exactly stride x the input (one pixel more for an
+    even kernel at stride 1, where PyTorch allows no output padding). A kernel
+    whose stride phases carry unequal weight (a 3x3 box at stride 2, say) leaves a
+    checkerboard: a warning says so, and --normalize-border evens it out.
 
     \b
     Alpha is enlarged like the colour channels and clipped to [0, 1]; colour is not
