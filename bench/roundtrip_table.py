@@ -10,9 +10,9 @@ cropped original is printed as a Markdown table, one row per image and shrinking
 method, one column per enlarging method.
 """
 
+import argparse
 import glob
 import os
-import sys
 
 import numpy as np
 
@@ -61,4 +61,6 @@ def main(paths):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("images", nargs="*", help="Images to use [default: the sample images].")
+    main(parser.parse_args().images)

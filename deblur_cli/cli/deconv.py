@@ -77,7 +77,7 @@ def _nsr(nsr_text, snr_db):
                    "by generalised cross-validation on each image. [default: auto]")
 @click.option("--snr-db", default=None, metavar="X",
               type=Number("a number of decibels from -300 to 3000", lambda x: -300 <= x <= 3000),  # NSR 1e30..1e-300
-              help="Signal-to-noise ratio in dB instead of --nsr: NSR = 10^(-X/10).")
+              help="Signal-to-noise ratio in dB instead of --nsr: NSR = 10^(-X/10), X from -300 to 3000.")
 @click.option("--reg", type=click.Choice(REGULARISERS), default=REGULARISERS[0], show_default=True,
               help="Regulariser R in |H|^2 + NSR |R|^2: identity (classical Wiener) or laplacian "
                    "(penalises roughness).")

@@ -47,8 +47,9 @@ def command(kind, as_json, report_path, **_):
     counter-clockwise from +x, as --motion takes them; defocus: RADIUS; Gaussian:
     SIGMA), a confidence in [0, 1], and the noise's standard deviation (fraction
     of full range). When no model fits (a sharp image, pure noise, a flat image)
-    the kind is "none": no blur is invented. Images are analysed on their central
-    512x512 pixels (up to 2x2 such squares on images of 1024 pixels and more).
+    the kind is "none": no blur is invented. Images are analysed on a central
+    square of up to 512x512 pixels (up to 2x2 such squares on images of 1024 pixels
+    and more).
 
     One line per image, or a JSON report with --json (which adds each kind's
     score and best parameters).

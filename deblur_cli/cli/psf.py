@@ -43,8 +43,8 @@ def psf_options(command):
         click.option("--gaussian", type=float, default=None, metavar="S",
                      help="Gaussian blur of standard deviation S pixels."),
         click.option("--psf", "psf_file", type=ReadFile(), default=None, metavar="FILE",
-                     help="PSF from a file: .npy, .csv/.txt, or an image (normalised to sum 1; "
-                          "even sizes padded; centre at (h//2, w//2))."),
+                     help="PSF from a file: .npy, .csv/.txt, or an image ('-': an image on standard input); "
+                          "normalised to sum 1, even sizes padded, centre at (h//2, w//2)."),
         click.option("--psf-center", type=click.Choice(PSF_CENTERS), default=PSF_CENTERS[0], show_default=True,
                      help="For --psf: 'centroid' moves the kernel's centroid to its centre pixel "
                           "(an off-centre kernel shifts the result)."),
