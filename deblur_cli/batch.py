@@ -178,7 +178,7 @@ def expand_inputs(specs, *, recursive=False, skip=None, output_of=None):
     def skipped(base):  # the directory to skip counts only inside the input directory, not as it
         return {os.path.realpath(skip)} - {os.path.realpath(base)} if skip else set()
 
-    found_in_listings, named = set(), set()  # keys of the files that directories and globs found, that were named
+    named = set()  # keys of the files named one by one; the others were found in directories and globs
     for spec in pending:
         if os.path.isdir(spec):
             found = list(_walk(spec, recursive, skipped(spec)))
@@ -198,10 +198,8 @@ def expand_inputs(specs, *, recursive=False, skip=None, output_of=None):
         else:
             add(spec, os.path.basename(spec))
             named.add(os.path.abspath(spec))
-            continue
-        found_in_listings.update(os.path.abspath(path) for path in found)
     if output_of is not None:
-        for key in _outputs_of_others(items, output_of) & (found_in_listings - named):
+        for key in _outputs_of_others(items, output_of) - named:
             del items[key]
     return sorted(items.values(), key=lambda item: item.path)
 

@@ -259,7 +259,7 @@ def wiener(pixels, psf, nsr, *, reg="identity", boundary="reflect", return_nsr=F
     kernel = validate_psf(psf, image.shape[:2])
     # Bounds, in the worst case, of the canvas's values (reflect re-blurs its margins with
     # the PSF), of its size, and so of the sums the transforms make, each over the canvas.
-    peak *= max(1.0, float(np.abs(kernel).sum(dtype=np.float64)))
+    peak *= float(np.abs(kernel).sum(dtype=np.float64))  # >= 1, the weights summing to 1
     size = 4.0 * (image.shape[0] + 4 * kernel.shape[0]) * (image.shape[1] + 4 * kernel.shape[1])
     exponent = range_exponent(peak * size * size)
     if exponent:
