@@ -476,6 +476,13 @@ def _execute(name, task, options, *, writes_images, default_suffix):
                else _ProgressLines(label, len(jobs)))
         bar.__enter__()
     failures = []
+
+    def say(line):
+        """A line on stderr; below a terminal's progress bar, which then redraws under it."""
+        if bar is not None and sys.stderr.isatty():
+            click.echo("", err=True)  # leave the bar's line as it is drawn
+        click.echo(line, err=True)
+
     finished = {index for index, record in enumerate(records) if record["status"] == "skipped"}
     printed = [0]  # commands that write no image print their results in input order
 
@@ -496,7 +503,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
             record.update(value, status="done")
             if verbose or (task.announce and not quiet):
                 target = f" -> {printable(job.output)}" if job.output else ""
-                click.echo(f"deblur: {printable(job.input)}{target}: {_format_info(record['parameters'])}", err=True)
+                say(f"deblur: {printable(job.input)}{target}: {_format_info(record['parameters'])}")
         else:
             if error.path is None:
                 error.path = job.input
@@ -507,7 +514,7 @@ def _execute(name, task, options, *, writes_images, default_suffix):
             if debug and getattr(error, "details", None):
                 click.echo(error.details, err=True, nl=False)
             if batch:
-                click.echo(f"deblur: error: {error}", err=True)
+                say(f"deblur: error: {error}")
         finished.add(index)
         if not writes_images:
             flush_results()
