@@ -85,7 +85,7 @@ def decode_tiff(data, path, max_pixels):
     Raises
     ------
     InputError
-        A damaged file, more than one image in the first series, more pixels than
+        A damaged file, a stack of images (pages of one size), more pixels than
         ``max_pixels``, or a layout, sample type or colour space not supported.
     """
     with _tifffile_records_held() as messages:
@@ -113,15 +113,24 @@ def decode_tiff(data, path, max_pixels):
     return _unassociated(_photometric_applied(array, page, path), page)
 
 
+def _squeezed(image):
+    """Axes and shape of a series or page without its length-1 axes (but Y and X)."""
+    kept = [i for i, (axis, size) in enumerate(zip(image.axes, image.shape)) if axis in "YX" or size > 1]
+    return "".join(image.axes[i] for i in kept), tuple(image.shape[i] for i in kept)
+
+
 def _first_image(tiff, messages, path):
-    """The first series, its axes and its shape without length-1 axes; refused unless one 2-D image."""
+    """The first series (the first image; a thumbnail of another size is a series of its own).
+
+    Returns the series, its axes and its shape without length-1 axes; refused unless one
+    2-D image, grey or colour: a stack of pages of one size (a volume, a time series)
+    would lose all but one page.
+    """
     if not tiff.series:
         reason = f" ({messages[0]})" if messages else ""
         raise InputError(f"TIFF holds no readable image{reason}; the file is damaged or truncated", path)
     series = tiff.series[0]
-    kept = [i for i, (axis, size) in enumerate(zip(series.axes, series.shape)) if axis in "YX" or size > 1]
-    axes = "".join(series.axes[i] for i in kept)
-    shape = tuple(series.shape[i] for i in kept)
+    axes, shape = _squeezed(series)
     if set(axes) - set("YXS"):
         raise InputError(
             f"unsupported TIFF layout: axes {axes} of shape {shape}, not one 2-D image "
@@ -218,14 +227,13 @@ def _unassociated(array, page):
         return array
     colour, alpha = array[..., :-1].astype(np.float64), array[..., -1:].astype(np.float64)
     covered = np.broadcast_to(alpha > 0, colour.shape)
+    # Where alpha is 0 the stored colour is kept (it should be 0, premultiplied).
     if array.dtype.kind == "f":  # kept in float64: a quotient beyond float32 is refused as such by decode_image
-        with np.errstate(over="ignore"):  # (beyond float64 too: inf, refused as infinite)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf (or inf / inf) is refused by decode_image
             np.divide(colour, alpha, out=colour, where=covered)
         return np.concatenate([colour, alpha], axis=-1)
     top = np.iinfo(array.dtype).max
-    np.multiply(colour, top, out=colour)
-    np.divide(colour, alpha, out=colour, where=covered)
-    colour = np.clip(np.rint(colour), 0, top)
+    colour = np.clip(np.rint(np.divide(colour * top, alpha, out=colour.copy(), where=covered)), 0, top)
     return np.concatenate([colour, alpha], axis=-1).astype(array.dtype)
 
 

@@ -450,6 +450,29 @@ def test_tiff_samples_of_no_supported_meaning_are_refused(array, kwargs, message
         decode_image(tiff_bytes(array, **kwargs), "x.tif")
 
 
+def test_a_tiff_of_images_of_different_sizes_is_read_as_its_first():
+    first = random_array(np.uint8, "rgb")
+    buffer = io.BytesIO()
+    PILImage.fromarray(first).save(buffer, format="TIFF", save_all=True, append_images=[PILImage.fromarray(first[:10])])
+    np.testing.assert_array_equal(np.rint(decode_image(buffer.getvalue(), "pages.tif").pixels * 255), first)
+
+
+def test_associated_alpha_of_zero_keeps_the_stored_colour():
+    array = np.zeros((2, 2, 4), np.uint8)
+    array[..., :3] = 10
+    array[..., 3] = [[0, 20], [255, 255]]
+    image = decode_image(tiff_bytes(array, photometric="rgb", extrasamples=["assocalpha"]), "a.tif")
+    np.testing.assert_array_equal(np.rint(image.pixels[..., 0] * 255), [[10, 128], [10, 10]])
+
+
+def test_infinite_float_samples_under_associated_alpha_are_one_error(recwarn):
+    array = np.full((4, 5, 4), 0.5, np.float32)
+    array[0, 0] = np.inf
+    with pytest.raises(InputError, match="NaN|infinite"):
+        decode_image(tiff_bytes(array, photometric="rgb", extrasamples=["assocalpha"]), "inf.tif")
+    assert not recwarn.list
+
+
 def test_partial_write_of_a_killed_process_is_removed(tmp_path):
     # A writer is held at its fsync and killed there, as a worker is when a batch stops:
     # it cannot clean up, so its temporary file stays until remove_partial_writes.

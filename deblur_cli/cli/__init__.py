@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 
 import click
 
@@ -102,6 +103,8 @@ class DeblurGroup(click.Group):
         # A file name that is not UTF-8 (lone surrogates in Python) prints as its own bytes, as ls prints it.
         with contextlib.suppress(AttributeError, ValueError):
             sys.stdout.reconfigure(errors="surrogateescape")
+        # Pillow warns of metadata it skips (a damaged EXIF block): the pixels are read all the same.
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
         try:
             with _terminate_as_interrupt():
                 return super().invoke(ctx)

@@ -176,3 +176,17 @@ def test_reader_closing_the_pipe_is_one_error_line(tmp_path, read_first):
         assert process.wait(timeout=60) == 3
     lines = error.splitlines()
     assert len(lines) == 1 and lines[0].startswith("deblur: error: ") and "broken pipe" in lines[0], error
+
+
+def test_a_damaged_exif_block_is_passed_over_quietly(run, tmp_path):
+    exif = PILImage.Exif()
+    exif[0x0112] = 1
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.zeros((8, 10, 3), np.uint8)).save(buffer, format="JPEG", exif=exif.tobytes())
+    data = bytearray(buffer.getvalue())
+    start = data.find(b"Exif\0\0") + 6
+    data[start : start + 8] = b"II*\x00\xff\xff\xff\x7f"  # the first directory's offset points past the end
+    (tmp_path / "exif.jpg").write_bytes(bytes(data))
+    result = run("convert", tmp_path / "exif.jpg", "-o", tmp_path / "out.png")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert cv2.imread(str(tmp_path / "out.png")).shape == (8, 10, 3)
